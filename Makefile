@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make serve` and `make test` (see README).
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN      = $(VENV)/bin
+STAMP    = $(VENV)/.installed-stamp
+HOST    ?= 127.0.0.1
+PORT    ?= 8001
+KB       = data/kb.db
+KB_INPUTS = data/sources.toml $(wildcard data/snapshots/*) $(wildcard data/history/*/*/*.md) \
+            $(shell find ingest kb -name '*.py' -o -name '*.toml' 2>/dev/null)
+
+.PHONY: install serve kb test bench browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+install: $(STAMP)
+
+# Rebuilt only when a source page or the code that reads it is newer than the KB.
+$(KB): $(STAMP) $(KB_INPUTS)
+	$(BIN)/ingest build --db $(KB)
+
+kb: $(KB)
+
+serve: $(KB)
+	$(BIN)/kb --db $(KB) serve --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the end-to-end UI test (tests skip with a reason only where it is absent).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed and not root: the browser test will be skipped"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/pytest -q
+
+bench: $(KB)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(KB)

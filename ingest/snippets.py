@@ -1,0 +1,179 @@
+"""Code snippets → JSON → normalized IAM statements.
+
+The pages print policies with `{{placeholders}}`, bare statements without a wrapper, and, in
+older revisions, JSON that is not valid at all. A snippet is parsed strictly first; if that
+fails, a ladder of safe repairs is tried, each one named, so a repaired snippet is flagged and
+never passes as if the page had been right.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+PLACEHOLDER = re.compile(r"\{\{([^{}\s\"]+)\}\}")
+ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
+
+
+@dataclass
+class Statement:
+    effect: str
+    actions: list[str]
+    not_actions: list[str] = field(default_factory=list)
+    resources: list[str] | None = None  # None: the page gave no Resource
+    condition: dict | None = None
+    principal: dict | str | None = None
+    sid: str | None = None
+
+    def as_policy_statement(self) -> dict:
+        out: dict = {"Effect": self.effect}
+        if self.sid:
+            out["Sid"] = self.sid
+        if self.principal is not None:
+            out["Principal"] = self.principal
+        if self.actions:
+            out["Action"] = self.actions
+        if self.not_actions:
+            out["NotAction"] = self.not_actions
+        if self.resources is not None:
+            out["Resource"] = self.resources
+        if self.condition:
+            out["Condition"] = self.condition
+        return out
+
+
+@dataclass
+class Parsed:
+    status: str  # "ok", "repaired", "invalid", "not_json"
+    value: object = None
+    repairs: list[str] = field(default_factory=list)
+    error: str | None = None
+    error_line: int | None = None  # 1-based line inside the snippet
+    placeholders: list[str] = field(default_factory=list)
+
+
+def parse(raw: str) -> Parsed:
+    """Parse a code block as JSON, repairing it where a safe repair exists."""
+    # `{{name}}` placeholders sit inside JSON strings, so they parse as they are and stay in
+    # the resources, marking what the reader must fill in.
+    placeholders = list(dict.fromkeys(PLACEHOLDER.findall(raw)))
+    text = raw.strip()
+    if not text.startswith(("{", "[", '"')):
+        return Parsed("not_json", placeholders=placeholders)
+    if text.startswith('"'):
+        text = f"[{text}]"  # a bare list of quoted actions
+    try:
+        return Parsed("ok", json.loads(text), placeholders=placeholders)
+    except json.JSONDecodeError as first:
+        error = first
+    repaired, applied = text, []
+    for name, repair in _REPAIRS:
+        candidate = repair(repaired)
+        if candidate == repaired:
+            continue
+        repaired, applied = candidate, applied + [name]
+        try:
+            value = json.loads(repaired)
+        except json.JSONDecodeError:
+            continue
+        return Parsed("repaired", value, applied, f"{error.msg}", error.lineno, placeholders)
+    return Parsed("invalid", None, [], error.msg, error.lineno, placeholders)
+
+
+def _strip_extra_braces(text: str) -> str:
+    # `{ { "Version": … } }`: one pair of braces too many around the whole policy.
+    inner = text[1:-1].strip() if text.startswith("{") and text.endswith("}") else ""
+    if inner.startswith("{") and inner.endswith("}"):
+        try:
+            json.loads(inner)
+            return inner
+        except json.JSONDecodeError:
+            pass
+    return text
+
+
+def _close_strings(text: str) -> str:
+    # `"arn:aws:s3:::bucket/*,` — a string whose closing quote was lost at the end of its line.
+    out = []
+    for line in text.split("\n"):
+        if _unescaped_quotes(line) % 2 == 1:
+            body = line.rstrip()
+            line = body[:-1] + '",' if body.endswith(",") else body + '"'
+        out.append(line)
+    return "\n".join(out)
+
+
+def _drop_trailing_commas(text: str) -> str:
+    return re.sub(r",(\s*[}\]])", r"\1", text)
+
+
+def _close_brackets(text: str) -> str:
+    # A block cut off before its closing brackets: close what is still open, in order.
+    stack, in_string, escaped = [], False, False
+    for ch in text:
+        if in_string:
+            escaped = ch == "\\" and not escaped
+            if ch == '"' and not escaped:
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            stack.append("]" if ch == "[" else "}")
+        elif ch in "]}" and stack and stack[-1] == ch:
+            stack.pop()
+    return text + "".join(reversed(stack)) if stack and not in_string else text
+
+
+def _unescaped_quotes(line: str) -> int:
+    return len(re.findall(r'(?<!\\)"', line))
+
+
+_REPAIRS = [
+    ("removed an extra pair of braces around the policy", _strip_extra_braces),
+    ("closed a string left open at the end of its line", _close_strings),
+    ("removed trailing commas", _drop_trailing_commas),
+    ("closed brackets left open at the end (the snippet looks truncated)", _close_brackets),
+]
+
+
+def statements(value: object) -> list[Statement]:
+    """Normalize a parsed snippet into statements: a policy, a bare statement, or a list."""
+    if isinstance(value, dict) and "Statement" in value:
+        items = value["Statement"]
+        items = items if isinstance(items, list) else [items]
+    elif isinstance(value, dict) and ("Action" in value or "NotAction" in value or "Effect" in value):
+        items = [value]
+    elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        items = value
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [Statement("Allow", [normalize_action(a) for a in value])]  # a plain action list
+    else:
+        return []
+    return [_statement(item) for item in items if isinstance(item, dict)]
+
+
+def _statement(item: dict) -> Statement:
+    resources = item.get("Resource")
+    return Statement(
+        effect=str(item.get("Effect", "Allow")),
+        actions=[normalize_action(a) for a in _as_list(item.get("Action"))],
+        not_actions=[normalize_action(a) for a in _as_list(item.get("NotAction"))],
+        resources=None if resources is None else [str(r) for r in _as_list(resources)],
+        condition=item.get("Condition"),
+        principal=item.get("Principal"),
+        sid=item.get("Sid"),
+    )
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def normalize_action(action) -> str:
+    """`service:Name` with the service lower-cased, as IAM compares it."""
+    text = str(action).strip()
+    service, sep, name = text.partition(":")
+    return f"{service.lower()}:{name.strip()}" if sep else text

@@ -1,0 +1,119 @@
+"""Where pages come from (data/sources.toml, files, URLs) and which reader reads each."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .lexicon import lexicon
+from .model import Page, ReaderError
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_SOURCES = DATA_DIR / "sources.toml"
+REVISION_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.md$")
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be found, fetched or read; the message names it."""
+
+
+@dataclass
+class Source:
+    location: str  # file path or URL
+    lang: str
+    format: str | None = None  # md, html, text; None: guess from name and content
+    url: str | None = None  # the live page, for citations
+    key: str | None = None
+    is_current: bool = True
+    revision: str | None = None
+    revision_date: str | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return urlparse(self.location).scheme in ("http", "https")
+
+
+def load_sources(path: Path = DEFAULT_SOURCES, *, with_history: bool = True) -> list[Source]:
+    try:
+        config = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceError(f"{path}: cannot read the source list ({exc})") from exc
+    base = Path(path).parent
+    out = [Source(str(base / p["file"]), p["lang"], p.get("format"), p.get("url"), p.get("key"))
+           for p in config.get("page", [])]
+    if with_history:
+        for h in config.get("history", []):
+            out.extend(history_sources(base / h["dir"], h["lang"], url=h.get("url"), key=h.get("key")))
+    return out
+
+
+def history_sources(directory: Path, lang: str, *, url: str | None = None, key: str | None = None) -> list[Source]:
+    """Dated revisions `YYYY-MM-DD_<commit>.md` of one page, oldest first."""
+    files = sorted(p for p in Path(directory).iterdir() if REVISION_FILE.match(p.name))
+    if not files:
+        raise SourceError(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
+    return [Source(str(p), lang, "md", url, key, is_current=False, revision=p.stem,
+                   revision_date=REVISION_FILE.match(p.name).group(1)) for p in files]
+
+
+def guess_format(location: str, text: str) -> str:
+    name = urlparse(location).path if "://" in location else location
+    suffix = Path(name).suffix.lower()
+    if suffix in (".md", ".markdown"):
+        return "md"
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix == ".txt":
+        return "text"
+    head = text.lstrip()[:500].lower()
+    if head.startswith(("<!doctype html", "<html")):
+        return "html"
+    return "md" if re.search(r"^#{1,6} ", text, re.M) else "text"
+
+
+def read_page(source: Source, text: str) -> Page:
+    """Read text with the reader of its format, passing the language's own words in."""
+    fmt = source.format or guess_format(source.location, text)
+    lex = lexicon(source.lang)
+    url = source.url or (source.location if source.is_url else None)
+    if fmt == "md":
+        from .readers.markdown import read_markdown
+        page = read_markdown(text, lang=source.lang, source=source.location, url=url, note_labels=lex.note_labels)
+    elif fmt == "html":
+        from .readers.html import read_html
+        page = read_html(text, lang=source.lang, source=source.location, url=url, note_labels=lex.note_labels,
+                         disclaimer_markers=lex.disclaimer_markers)
+    elif fmt == "text":
+        from .readers.text import read_text
+        page = read_text(text, lang=source.lang, source=source.location, url=url, note_labels=lex.note_labels,
+                         disclaimer_markers=lex.disclaimer_markers)
+    else:
+        raise ReaderError(f"unknown format {fmt!r}")
+    page.format = fmt
+    if source.revision:
+        page.revision = source.revision
+    return page
+
+
+def page_key(source: Source, page: Page) -> str:
+    """The page's id in its guide: declared, else the title anchor, else the URL or file name."""
+    if source.key:
+        return source.key
+    if page.sections and page.sections[0].level == 1 and page.sections[0].anchor:
+        return page.sections[0].anchor
+    name = Path(urlparse(source.url or source.location).path).name
+    return re.sub(r"(\.(en|ja|[a-z]{2}(_[a-z]{2})?))?\.(md|html?|txt)$", "", name) or name
+
+
+def read_file(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start})") from exc

@@ -1,0 +1,170 @@
+"""`kb`: ask the knowledge base. Thin: parsing and printing; the answers come from kb.query."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import query
+from .query import KBError
+
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "kb.db"
+LANGS = click.Choice(["en", "ja"])
+
+
+def _db_default() -> str:
+    return os.environ.get("KB_DB") or str(DEFAULT_DB)
+
+
+class _Ctx:
+    def __init__(self, db: str):
+        self.db = db
+
+    def conn(self):
+        return query.connect(self.db)
+
+
+def _run(fn):
+    """Turn a KBError into one line on stderr and exit 1: no traceback for a user's mistake."""
+    try:
+        return fn()
+    except KBError as exc:
+        click.echo(f"kb: {exc}", err=True)
+        sys.exit(1)
+
+
+def _emit(data, as_json: bool, text_fn) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        text_fn(data)
+
+
+@click.group()
+@click.option("--db", default=_db_default, show_default="data/kb.db or $KB_DB", help="Knowledge base file.")
+@click.pass_context
+def main(ctx, db):
+    """What a SageMaker execution role needs, from AWS's documentation."""
+    ctx.obj = _Ctx(db)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+lang_option = click.option("--lang", type=LANGS, default="en", show_default=True,
+                           help="Which page answers (English prevails; ja shows the Japanese wording).")
+
+
+@main.command()
+@click.argument("api")
+@click.option("--condition", "conditions", multiple=True, help="Add a condition's statements (see `kb conditions API`).")
+@click.option("--scoped", is_flag=True, help="Use the page's resource-scoped variant of the main policy.")
+@lang_option
+@json_option
+@click.pass_obj
+def requirements(obj, api, conditions, scoped, lang, as_json):
+    """The permissions the role needs for API (and the chosen conditions)."""
+    data = _run(lambda: query.requirements(obj.conn(), api, list(conditions), scoped, lang))
+
+    def text(d):
+        conds = ", ".join(c["key"] for c in d["conditions"]) or "none"
+        click.echo(f"{d['api']} ({d['lang']}, {d['variant']} policy, conditions: {conds})")
+        for s in d["statements"]:
+            res = ", ".join(s["resources"]) if s["resources"] is not None else "(no Resource on the page)"
+            click.echo(f"\n  {s['effect']} on {res}")
+            for a in s["actions"]:
+                click.echo(f"    {a}")
+            click.echo(f"  ← {s['source']['heading']} [{s['source']['url']}]")
+            click.echo(f"    “{s['source']['text']}”")
+        for n in d["notes"]:
+            click.echo(f"\nnote: {n}")
+
+    _emit(data, as_json, text)
+
+
+@main.command(name="conditions")
+@click.argument("api")
+@lang_option
+@json_option
+@click.pass_obj
+def conditions_cmd(obj, api, lang, as_json):
+    """The conditions the page documents for API."""
+    data = _run(lambda: query.conditions(obj.conn(), api, lang))
+    _emit(data, as_json, lambda d: [click.echo(f"{c['key']:<12} {c['label']}  — “{c['source']['text']}”") for c in d])
+
+
+@main.command()
+@click.option("--passrole", is_flag=True, help="Only the APIs the page says the role is passed to.")
+@lang_option
+@json_option
+@click.pass_obj
+def apis(obj, passrole, lang, as_json):
+    """APIs the page names: documented sections and the iam:PassRole list."""
+    data = _run(lambda: query.apis(obj.conn(), lang, passrole))
+
+    def text(d):
+        for a in d:
+            flags = ("passes role" if a["passes_role"] else "") + (", documented" if a["documented"] else "")
+            typo = f"  (page spells it {a['doc_spelling']})" if a["doc_spelling"] != a["name"] else ""
+            click.echo(f"{a['name']:<32} {flags.strip(', ')}{typo}")
+
+    _emit(data, as_json, text)
+
+
+@main.command(name="scoping")
+@click.argument("api")
+@lang_option
+@json_option
+@click.pass_obj
+def scoping_cmd(obj, api, lang, as_json):
+    """Which request fields the page says API's resources are scoped to."""
+    data = _run(lambda: query.scoping(obj.conn(), api, lang))
+
+    def text(d):
+        for r in d:
+            mark = "" if r["in_api_model"] in (True, None) else "  ✗ not in the API model" + (
+                f" (use {r['suggested_field']})" if r["suggested_field"] else "")
+            click.echo(f"{', '.join(r['actions'])}\n    → {r['request_api'] or '-'}: {r['field'] or '(no field named)'}{mark}")
+
+    _emit(data, as_json, text)
+
+
+@main.command(name="trust-policy")
+@lang_option
+@json_option
+@click.pass_obj
+def trust_policy(obj, lang, as_json):
+    """The trust policy every SageMaker execution role carries."""
+    data = _run(lambda: query.trust_policy(obj.conn(), lang))
+    click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False) if as_json or True else "")
+
+
+@main.command()
+@click.option("--lang", type=LANGS, default=None, help="Only this language's page.")
+@click.option("--kind", default=None, help="Only findings of this kind (invalid_json, drift, …).")
+@click.option("--history", is_flag=True, help="Include findings in older revisions.")
+@json_option
+@click.pass_obj
+def check(obj, lang, kind, history, as_json):
+    """Errors in the docs themselves: typos, fields not in the API model, bad JSON, drift."""
+    data = _run(lambda: query.findings(obj.conn(), lang, history, kind))
+
+    def text(d):
+        for f in d:
+            where = f"{f['lang']} {f['section'] or ''}" + (f":{f['line']}" if f["line"] else "")
+            click.echo(f"{f['severity']:<7} {f['kind']:<22} {f['subject']}\n        {f['detail']}  [{where}]")
+
+    _emit(data, as_json, text)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.pass_obj
+def serve(obj, host, port):
+    """Serve the KB with Datasette (web UI, canned queries, JSON API)."""
+    from .serve import serve as run
+
+    _run(lambda: run(obj.db, host, port))

@@ -1,0 +1,213 @@
+"""The questions the KB answers, as plain functions over a read-only SQLite connection.
+
+One answer, three doors: the `kb` CLI, the Datasette routes and the policy tools all call
+these. Only the standard library is imported here, so a query starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+
+class KBError(RuntimeError):
+    """A question the KB cannot answer as asked; the message says why and what would work."""
+
+
+def connect(db_path: str | Path) -> sqlite3.Connection:
+    path = Path(db_path)
+    if not path.is_file():
+        raise KBError(f"no knowledge base at {path}: run `ingest build` (or `make serve`) first")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("select 1 from requirement limit 1")
+    except sqlite3.DatabaseError as exc:
+        raise KBError(f"{path} is not a knowledge base built by `ingest build` ({exc})") from exc
+    return conn
+
+
+def section_url(page_url: str, anchor: str | None) -> str:
+    return f"{page_url}#{anchor}" if anchor else page_url
+
+
+def _pages(conn, lang: str) -> list[sqlite3.Row]:
+    rows = conn.execute("select * from page where is_current and lang = ?", [lang]).fetchall()
+    if not rows:
+        langs = [r[0] for r in conn.execute("select distinct lang from page where is_current order by 1")]
+        raise KBError(f"no page in language {lang!r}; languages in this KB: {', '.join(langs)}")
+    return rows
+
+
+def resolve_api(conn, api: str, lang: str) -> str:
+    """The model spelling of an API the page documents in `lang` (case-insensitive; the page's
+    own misspelling is accepted too)."""
+    page_ids = [p["id"] for p in _pages(conn, lang)]
+    marks = ",".join("?" * len(page_ids))
+    row = conn.execute(
+        f"""select api_name from api_mention where page_id in ({marks})
+            and (lower(api_name) = lower(?) or lower(doc_spelling) = lower(?)) limit 1""",
+        [*page_ids, api, api]).fetchone()
+    if row is None:
+        documented = [r[0] for r in conn.execute(
+            f"""select distinct api_name from requirement where page_id in ({marks}) order by 1""", page_ids)]
+        raise KBError(f"{api!r} has no permissions section on the {lang} page; documented APIs: "
+                      + ", ".join(documented))
+    return row[0]
+
+
+def _requirement_rows(conn, api: str, lang: str):
+    return conn.execute(
+        """select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line,
+                  s.anchor, s.heading, p.url as page_url, p.lang
+           from requirement r join snippet sn on sn.id = r.snippet_id
+           join section s on s.id = r.section_id join page p on p.id = r.page_id
+           where p.is_current and p.lang = ? and r.api_name = ? order by sn.line, r.id""",
+        [lang, api]).fetchall()
+
+
+def conditions(conn, api: str, lang: str = "en") -> list[dict]:
+    name = resolve_api(conn, api, lang)
+    out: dict[str, dict] = {}
+    for r in _requirement_rows(conn, name, lang):
+        if r["condition_key"] is None or r["condition_key"] in out:
+            continue
+        c = conn.execute("select * from condition where key = ?", [r["condition_key"]]).fetchone()
+        out[r["condition_key"]] = {
+            "key": c["key"], "label": c[f"label_{lang}"] if f"label_{lang}" in c.keys() else None,
+            "label_en": c["label_en"], "label_ja": c["label_ja"], "classified": bool(c["classified"]),
+            "applies_to": "main policy" if r["role"] in ("baseline", "scoped") else "addition",
+            "source": _source(r),
+        }
+    for item in out.values():
+        item["label"] = item["label"] or item["label_en"] or item["key"]
+    return list(out.values())
+
+
+def requirements(conn, api: str, conditions_: list[str] = (), scoped: bool = False, lang: str = "en") -> dict:
+    """What the role needs for `api`: the page's main policy (or its resource-scoped variant),
+    plus each chosen condition's statements, every statement with its provenance."""
+    name = resolve_api(conn, api, lang)
+    rows = _requirement_rows(conn, name, lang)
+    known = {r["condition_key"] for r in rows if r["condition_key"]}
+    unknown = [c for c in conditions_ if c not in known]
+    if unknown:
+        raise KBError(f"{name} on the {lang} page documents no condition {', '.join(map(repr, unknown))}; "
+                      f"valid keys: {', '.join(sorted(known)) or '(none)'}")
+    chosen = set(conditions_)
+    notes: list[str] = []
+    variants = {r["variant"] for r in rows if r["variant"]}
+    variant = "scoped" if scoped else "default"
+    if scoped and "scoped" not in variants:
+        notes.append(f"the {lang} page gives no resource-scoped variant for {name}; its main policy is shown")
+        variant = "default"
+    picked = [r for r in rows
+              if (r["variant"] in (variant, None))
+              and (r["condition_key"] is None or r["condition_key"] in chosen)]
+    main_conditions = {r["condition_key"] for r in rows if r["variant"] and r["condition_key"]}
+    for key in sorted(main_conditions - chosen):
+        notes.append(f"the page documents {name}'s policy only for condition {key!r}: add --condition {key}")
+    statements = []
+    for r in picked:
+        for st in _statements(conn, r["snippet_id"]):
+            if not st["resource_given"]:
+                notes.append(f"the page gives no Resource for {', '.join(st['actions'])} "
+                             f"({r['condition_key'] or 'main policy'}); a policy must name one, \"*\" at most")
+            statements.append({
+                "effect": st["effect"], "actions": st["actions"], "not_actions": st["not_actions"],
+                "resources": st["resources"], "condition": st["condition"],
+                "requirement": {"condition": r["condition_key"], "variant": r["variant"]},
+                "source": _source(r),
+            })
+    actions = sorted({a for s in statements if s["effect"] == "Allow" for a in s["actions"]})
+    chosen_info = [c for c in conditions(conn, name, lang) if c["key"] in chosen]
+    return {"api": name, "lang": lang, "variant": variant, "conditions": chosen_info, "actions": actions,
+            "statements": statements, "notes": list(dict.fromkeys(notes))}
+
+
+def _statements(conn, snippet_id: int) -> list[dict]:
+    out = []
+    for st in conn.execute("select * from statement where snippet_id = ? order by ord", [snippet_id]):
+        acts = conn.execute("select action, negated from statement_action where statement_id = ? order by id",
+                            [st["id"]]).fetchall()
+        res = [r[0] for r in conn.execute(
+            "select resource from statement_resource where statement_id = ? order by ord", [st["id"]])]
+        out.append({
+            "effect": st["effect"], "actions": [a[0] for a in acts if not a[1]],
+            "not_actions": [a[0] for a in acts if a[1]], "resources": res if st["resource_given"] else None,
+            "resource_given": bool(st["resource_given"]),
+            "condition": json.loads(st["condition_json"]) if st["condition_json"] else None,
+        })
+    return out
+
+
+def _source(r) -> dict:
+    return {"url": section_url(r["page_url"], r["anchor"]), "lang": r["lang"], "section_anchor": r["anchor"],
+            "heading": r["heading"], "snippet_index": r["snippet_index"], "role": r["role"],
+            "text": r["lead_text"]}
+
+
+def apis(conn, lang: str = "en", passrole_only: bool = False) -> list[dict]:
+    page_ids = [p["id"] for p in _pages(conn, lang)]
+    marks = ",".join("?" * len(page_ids))
+    rows = conn.execute(
+        f"""select m.api_name, m.doc_spelling, m.context, s.anchor, s.heading
+            from api_mention m left join section s on s.id = m.section_id
+            where m.page_id in ({marks}) order by m.id""", page_ids).fetchall()
+    out: dict[str, dict] = {}
+    for r in rows:
+        item = out.setdefault(r["api_name"], {"name": r["api_name"], "doc_spelling": r["doc_spelling"],
+                                               "passes_role": False, "documented": False,
+                                               "section_anchor": None, "heading": None})
+        if r["context"] == "passrole":
+            item["passes_role"] = True
+            if r["doc_spelling"] != r["api_name"]:
+                item["doc_spelling"] = r["doc_spelling"]
+        else:
+            item.update(documented=True, section_anchor=r["anchor"], heading=r["heading"])
+    items = sorted(out.values(), key=lambda i: i["name"])
+    return [i for i in items if i["passes_role"]] if passrole_only else items
+
+
+def scoping(conn, api: str, lang: str = "en") -> list[dict]:
+    name = resolve_api(conn, api, lang)
+    rows = conn.execute(
+        """select r.*, s.anchor, s.heading, p.url as page_url from scoping_rule r
+           join section s on s.id = r.section_id join page p on p.id = r.page_id
+           where p.is_current and p.lang = ? and r.api_name = ? order by r.line, r.id""", [lang, name]).fetchall()
+    return [{"field": r["field_path"], "request_api": r["request_api"], "actions": json.loads(r["actions_json"]),
+             "in_api_model": None if r["in_api_model"] is None else bool(r["in_api_model"]),
+             "suggested_field": r["suggested_path"], "source_text": r["source_text"],
+             "source": {"url": section_url(r["page_url"], r["anchor"]), "heading": r["heading"], "line": r["line"]}}
+            for r in rows]
+
+
+def trust_policy(conn, lang: str = "en") -> dict:
+    row = conn.execute(
+        """select sn.parsed_json, sn.lead_text, sn.snippet_index, s.anchor, s.heading, p.url as page_url
+           from snippet sn join section s on s.id = sn.section_id join page p on p.id = sn.page_id
+           where p.is_current and p.lang = ? and sn.role = 'trust_policy' order by sn.line limit 1""",
+        [lang]).fetchone()
+    if row is None:
+        raise KBError(f"the {lang} page carries no trust policy")
+    return {"policy": json.loads(row["parsed_json"]), "source": {
+        "url": section_url(row["page_url"], row["anchor"]), "heading": row["heading"],
+        "snippet_index": row["snippet_index"], "text": row["lead_text"]}}
+
+
+def findings(conn, lang: str | None = None, include_history: bool = False, kind: str | None = None) -> list[dict]:
+    sql = "select * from finding_rows where 1"
+    args: list = []
+    if not include_history:
+        sql += " and (is_current or is_current is null)"
+    if lang:
+        sql += " and lang = ?"
+        args.append(lang)
+    if kind:
+        sql += " and kind = ?"
+        args.append(kind)
+    rows = conn.execute(sql + " order by lang, coalesce(line, 0), id", args).fetchall()
+    return [{"kind": r["kind"], "severity": r["severity"], "subject": r["subject"], "detail": r["detail"],
+             "page": r["page_url"], "lang": r["lang"], "revision": r["revision"],
+             "section": r["section_anchor"], "heading": r["section_heading"], "line": r["line"]} for r in rows]

