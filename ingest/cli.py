@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from kb.lazy_group import LazyGroup
+
 from .sources import DEFAULT_SOURCES, Source, SourceError, load_sources
 
 DEFAULT_DB = Path(os.environ.get("KB_DB", Path(__file__).resolve().parent.parent / "data" / "kb.db"))
@@ -19,7 +21,7 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"refresh": "ingest.refresh:refresh_command", "history": "ingest.history:history_command"})
 def main():
     """Build the SageMaker execution-role knowledge base from AWS's documentation."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import query
+from .lazy_group import LazyGroup
 from .query import KBError
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "kb.db"
@@ -44,7 +45,12 @@ def _emit(data, as_json: bool, text_fn) -> None:
         text_fn(data)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={
+    "policy": "kb.policy_cli:policy",
+    "audit": "kb.policy_cli:audit",
+    "changes": "kb.history_cli:changes",
+    "timeline": "kb.history_cli:timeline",
+})
 @click.option("--db", default=_db_default, show_default="data/kb.db or $KB_DB", help="Knowledge base file.")
 @click.pass_context
 def main(ctx, db):

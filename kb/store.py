@@ -52,6 +52,10 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
     create_tables(path)
     db = sqlite_utils.Database(path)
     db.conn.execute("PRAGMA foreign_keys = ON")
+    # A scratch file until the sanity check passes: no journal, no fsync per row; the whole
+    # file is fsynced once before it replaces the KB.
+    db.conn.execute("PRAGMA journal_mode = OFF")
+    db.conn.execute("PRAGMA synchronous = OFF")
     db["build"].insert(build_info)
     writer = _Writer(db, actions_catalog, condition_labels)
     page_ids = {}
@@ -249,6 +253,8 @@ def replace_atomically(build, target: Path, expected_pages: int) -> None:
     try:
         build(tmp_path)
         sanity_check(tmp_path, expected_pages)
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp_path, target)
     finally:
         for leftover in (tmp_path, Path(str(tmp_path) + "-journal")):

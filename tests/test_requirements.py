@@ -1,0 +1,149 @@
+"""`kb requirements` and friends against a KB built from the shipped pages, compared with
+the facts labelled by hand in tests/expectations.py."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kb import query
+from tests import expectations as X
+
+PAGES = {"en": X.EN, "ja": X.JA}
+
+
+@pytest.fixture(scope="module")
+def conn(shipped_kb):
+    return query.connect(shipped_kb)
+
+
+def _cases():
+    for lang, apis in PAGES.items():
+        for api, facts in apis.items():
+            yield lang, api, facts
+
+
+@pytest.mark.parametrize("lang,api,facts", list(_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_main_policy_and_each_condition(conn, lang, api, facts):
+    base_conditions = [facts["main_condition"]] if "main_condition" in facts else []
+    main = query.requirements(conn, api, base_conditions, lang=lang)
+    assert set(main["actions"]) == facts["default"]
+    scoped = query.requirements(conn, api, base_conditions, scoped=True, lang=lang)
+    assert set(scoped["actions"]) == (facts["scoped"] or facts["default"])
+    assert scoped["variant"] == ("scoped" if facts["scoped"] else "default")
+    documented = {c["key"] for c in query.conditions(conn, api, lang)}
+    assert documented == set(facts["conditions"]) | set(base_conditions)
+    for key, additions in facts["conditions"].items():
+        for variant, expected_main in (("default", facts["default"]), ("scoped", facts["scoped"] or facts["default"])):
+            got = query.requirements(conn, api, base_conditions + [key], scoped=variant == "scoped", lang=lang)
+            assert set(got["actions"]) == expected_main | additions, (key, variant)
+
+
+def test_every_statement_cites_its_page_section_and_sentence(conn):
+    got = query.requirements(conn, "CreateModel", ["vpc"], lang="ja")
+    vpc = [s for s in got["statements"] if s["requirement"]["condition"] == "vpc"][0]
+    src = vpc["source"]
+    assert src["url"] == ("https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles.html"
+                          "#sagemaker-roles-createmodel-perms")
+    assert src["heading"] == "CreateModel API: 実行ロールのアクセス許可"
+    assert src["text"] == "モデルにプライベート VPC を指定する場合は、次のアクセス許可を追加します。"
+    assert vpc["resources"] is None and any("no Resource" in n for n in got["notes"])
+    assert got["conditions"][0]["label"] == "プライベート VPC (VpcConfig)"
+
+
+def test_guardrails_requirement_comes_from_the_note(conn):
+    got = query.requirements(conn, "CreateModel", ["guardrails"])
+    prose = [s for s in got["statements"] if s["source"]["role"] == "prose"]
+    assert [s["actions"] for s in prose] == [["cloudwatch:DescribeAlarms"]]
+    assert "deployment guardrails feature" in prose[0]["source"]["text"]
+
+
+def test_key_policy_is_never_a_role_requirement(conn):
+    got = query.requirements(conn, "CreateDomain", ["kms_domain"])
+    assert all(s["source"]["role"] != "key_policy" for s in got["statements"])
+    assert got["statements"][0]["resources"] == ["arn:aws:kms:{{us-east-1}}:{{111122223333}}:key/{{kms-key-id}}"]
+
+
+def test_condition_main_policy_is_explained_when_missing(conn):
+    got = query.requirements(conn, "CreateDomain")
+    assert got["actions"] == [] and any("--condition kms_domain" in n for n in got["notes"])
+
+
+@pytest.mark.parametrize("lang,expected", [("en", X.PASSROLE_EN), ("ja", X.PASSROLE_JA)])
+def test_passrole_list(conn, lang, expected):
+    got = query.apis(conn, lang, passrole_only=True)
+    assert sorted(a["name"] for a in got) == sorted(expected)
+    typo = [a for a in got if a["doc_spelling"] != a["name"]]
+    assert [(a["name"], a["doc_spelling"]) for a in typo] == [("CreateFlowDefinition", "CreateFlowDefiniton")]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_trust_policy(conn, lang):
+    assert query.trust_policy(conn, lang)["policy"] == X.TRUST_POLICY
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("api", list(X.SCOPING))
+def test_scoping_rules(conn, lang, api):
+    got = [(r["request_api"], r["field"], r["actions"]) for r in query.scoping(conn, api, lang)]
+    assert got == X.SCOPING[api]
+
+
+def test_scoping_marks_fields_outside_the_api_model(conn):
+    rules = {(r["request_api"], r["field"]): r for r in query.scoping(conn, "CreateHyperParameterTuningJob")}
+    image = rules[("CreateHyperParameterTuningJob", "AlgorithmSpecification.TrainingImage")]
+    assert image["in_api_model"] is False
+    assert image["suggested_field"] == "TrainingJobDefinition.AlgorithmSpecification.TrainingImage"
+    assert rules[("CreateTrainingJob", "InputDataConfig.DataSource.S3DataSource.S3Uri")]["in_api_model"] is True
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_doc_errata_are_reported(conn, lang):
+    found = {(f["kind"], f["subject"]) for f in query.findings(conn, lang)}
+    assert X.ERRATA <= found
+    typo = [f for f in query.findings(conn, lang, kind="api_name_typo")][0]
+    assert typo["section"] == "sagemaker-roles-pass-role" and typo["line"]
+
+
+def test_drift_between_english_and_japanese(conn):
+    drift = {(f["lang"], f["subject"]) for f in query.findings(conn, kind="drift")}
+    assert ("en", "CreateAutoMLJobV2") in drift
+    assert ("en", "UpdateNotebookInstance") in drift
+    assert ("en", "CreateTrainingJob / algorithm / any") in drift
+    assert ("ja", "CreateImage / main policy / default: iam:PassRole") in drift
+
+
+def test_unknown_condition_is_refused_with_the_valid_keys(conn):
+    with pytest.raises(query.KBError, match="valid keys: guardrails, vpc"):
+        query.requirements(conn, "CreateModel", ["kms_output"])
+
+
+def _kb(db, *args):
+    return subprocess.run([sys.executable, "-m", "kb", "--db", str(db), *args], capture_output=True, text=True)
+
+
+def test_cli_json_matches_the_query_and_errors_are_one_line(shipped_kb, conn):
+    run = _kb(shipped_kb, "requirements", "CreateModel", "--condition", "vpc", "--lang", "ja", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert set(data["actions"]) == X.MODEL_MAIN | X.VPC
+    for args, needle in [(("requirements", "NoSuchApi"), "has no permissions section"),
+                         (("requirements", "CreateModel", "--condition", "nope"), "valid keys")]:
+        bad = _kb(shipped_kb, *args)
+        assert bad.returncode == 1 and needle in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    missing = subprocess.run([sys.executable, "-m", "kb", "--db", "/nonexistent/kb.db", "apis"],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "ingest build" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_cli_apis_scoping_check_and_trust_policy(shipped_kb):
+    apis = json.loads(_kb(shipped_kb, "apis", "--passrole", "--json").stdout)
+    assert {a["name"] for a in apis} == set(X.PASSROLE_EN)
+    assert set(apis[0]) >= {"name", "doc_spelling", "passes_role"}
+    scoping = json.loads(_kb(shipped_kb, "scoping", "CreateModel", "--json").stdout)
+    assert set(scoping[0]) >= {"field", "request_api", "actions", "in_api_model"}
+    check = json.loads(_kb(shipped_kb, "check", "--json").stdout)
+    assert set(check[0]) >= {"kind", "subject", "detail", "page", "lang", "section"}
+    assert json.loads(_kb(shipped_kb, "trust-policy", "--json").stdout) == X.TRUST_POLICY
