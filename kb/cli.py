@@ -142,9 +142,11 @@ def scoping_cmd(obj, api, lang, as_json):
 @json_option
 @click.pass_obj
 def trust_policy(obj, lang, as_json):
-    """The trust policy every SageMaker execution role carries."""
+    """The trust policy every SageMaker execution role carries (the policy document itself)."""
     data = _run(lambda: query.trust_policy(obj.conn(), lang))
-    click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False) if as_json or True else "")
+    click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False))
+    if not as_json:
+        click.echo(f"← {data['source']['heading']} [{data['source']['url']}]", err=True)
 
 
 @main.command()
