@@ -59,6 +59,15 @@ class ApiModel:
 
     def match(self, token: str) -> ApiMatch | None:
         """An operation name as printed, exact or with a small typo (CreateFlowDefiniton)."""
+        if token not in self._matches:  # pages repeat their words: fuzzy-match each once
+            self._matches[token] = self._match(token)
+        return self._matches[token]
+
+    @cached_property
+    def _matches(self) -> dict[str, ApiMatch | None]:
+        return {}
+
+    def _match(self, token: str) -> ApiMatch | None:
         if token in self.operations:
             return ApiMatch(token, token, self.operations[token])
         if len(token) < 10 or len(_BOUNDARY.split(token)) < 2:

@@ -74,6 +74,8 @@ class _Writer:
         self.actions = actions_catalog
         self.condition_labels = condition_labels
         self.section_ids: dict[int, int] = {}
+        self.action_names: dict[str, str] = {}  # as printed → canonical, each looked up once
+        self.pending: dict[str, list[dict]] = {"statement_action": [], "statement_resource": []}
 
     def page(self, record: PageRecord) -> int:
         facts, page = record.facts, record.facts.page
@@ -109,6 +111,7 @@ class _Writer:
         for cond in facts.conditions.values():
             self._condition(cond.key, page.lang, cond.label, cond.classified)
         snippet_ids = {id(s): self._snippet(page_id, s) for s in facts.snippets}
+        self.flush()
         self.db["requirement"].insert_all([{
             "page_id": page_id, "api_name": r.api, "condition_key": r.condition, "variant": r.variant,
             "snippet_id": snippet_ids[id(r.snippet)], "section_id": self.section_ids[id(r.section)],
@@ -157,19 +160,28 @@ class _Writer:
                 "principal_json": json.dumps(stmt.principal) if stmt.principal is not None else None,
             }).last_pk
             rows = [(a, False) for a in stmt.actions] + [(a, True) for a in stmt.not_actions]
-            self.db["statement_action"].insert_all([
-                {"statement_id": st_id, "action": self._action(a), "printed": a, "negated": neg} for a, neg in rows])
-            self.db["statement_resource"].insert_all([
-                {"statement_id": st_id, "ord": i, "resource": r} for i, r in enumerate(stmt.resources or [])])
+            self.pending["statement_action"] += [
+                {"statement_id": st_id, "action": self._action(a), "printed": a, "negated": neg} for a, neg in rows]
+            self.pending["statement_resource"] += [
+                {"statement_id": st_id, "ord": i, "resource": r} for i, r in enumerate(stmt.resources or [])]
         return snippet_id
 
+    def flush(self) -> None:
+        """Many small rows go in as one batch per table."""
+        for table, rows in self.pending.items():
+            self.db[table].insert_all(rows, batch_size=500)
+            rows.clear()
+
     def _action(self, printed: str) -> str:
+        if printed in self.action_names:
+            return self.action_names[printed]
         info = None if "*" in printed or "?" in printed else self.actions.lookup(printed)
         name = info.name if info else printed
         self.db["action"].insert({
             "name": name, "service": name.partition(":")[0], "access_level": info.access_level if info else None,
             "known": info is not None,
         }, pk="name", ignore=True)
+        self.action_names[printed] = name
         return name
 
     def finding(self, f: Finding, page_ids: dict[int, int]) -> None:
