@@ -52,7 +52,11 @@ def resolve_api(conn, api: str, lang: str) -> str:
     if row is None:
         documented = [r[0] for r in conn.execute(
             f"""select distinct api_name from requirement where page_id in ({marks}) order by 1""", page_ids)]
-        raise KBError(f"{api!r} has no permissions section on the {lang} page; documented APIs: "
+        elsewhere = [r[0] for r in conn.execute(
+            """select distinct p.lang from requirement r join page p on p.id = r.page_id
+               where p.is_current and p.lang != ? and lower(r.api_name) = lower(?) order by 1""", [lang, api])]
+        hint = f" (the {', '.join(elsewhere)} page documents it: --lang {elsewhere[0]})" if elsewhere else ""
+        raise KBError(f"{api!r} has no permissions section on the {lang} page{hint}; documented APIs: "
                       + ", ".join(documented))
     return row[0]
 
