@@ -1,0 +1,44 @@
+"""`kb serve`: Datasette over the KB, read-only, as the database `kb` whatever the file is called.
+
+Our plugin (kb/datasette_plugin.py, installed through the `datasette` entry point) adds the
+canned queries, the home page and the live swap of a rebuilt KB file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from . import datasette_plugin, query
+from .datasette_plugin import DB_NAME, LiveDatabase
+
+SETTINGS = {
+    "sql_time_limit_ms": 1000,  # every query here answers in milliseconds; a runaway ?sql= is cut off
+    "default_cache_ttl": 0,     # a rebuilt KB is served at once: no answer cached by browsers
+}
+
+
+def make_datasette(db_path: str | Path):
+    """A Datasette serving `db_path` immutable as `kb`. Raises KBError when there is no KB there."""
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    if not pm.is_registered(datasette_plugin):  # a source tree whose entry point is not installed
+        pm.register(datasette_plugin, name="sagemaker_roles_kb")
+    path = Path(db_path).resolve()
+    query.connect(path).close()  # a missing or foreign file: KBError that says what to run
+    ds = Datasette(settings=SETTINGS)
+    ds.remove_database("_memory")  # added because no file was given: nothing to query there
+    ds.add_database(LiveDatabase(ds, path, is_mutable=False), name=DB_NAME)
+    return ds
+
+
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+    import uvicorn
+
+    ds = make_datasette(db_path)
+    asyncio.run(ds.invoke_startup())
+    print(f"kb: serving {Path(db_path)} as /{DB_NAME} on http://{host}:{port}/ (Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)

@@ -1,0 +1,26 @@
+-- Which APIs, and which of their conditions, need an IAM action, on the current page in one
+-- language. The action may carry IAM wildcards (ec2:Describe*, s3:?etObject); a page statement
+-- that grants a wildcard (sagemaker:*) counts for every action it covers. Case-insensitive, as IAM is.
+with asked as (
+  select lower(trim(:action)) as pattern, coalesce(nullif(:lang, ''), 'en') as lang
+)
+select distinct r.api_name as api, r.condition_key as condition,
+       case when p.lang = 'ja' then coalesce(c.label_ja, c.label_en) else c.label_en end as condition_label,
+       r.variant, sa.action,
+       instr(sa.action, '*') > 0 as page_grants_wildcard,
+       s.heading, s.anchor as section_anchor,
+       p.url || coalesce('#' || s.anchor, '') as source_url,
+       sn.lead_text as source_text
+from requirement r
+join page p on p.id = r.page_id
+join section s on s.id = r.section_id
+join snippet sn on sn.id = r.snippet_id
+join statement st on st.snippet_id = sn.id
+join statement_action sa on sa.statement_id = st.id
+left join condition c on c.key = r.condition_key
+join asked
+where p.is_current and p.lang = asked.lang and st.effect = 'Allow' and not sa.negated
+  and asked.pattern <> ''
+  -- IAM's * and ? are GLOB's; either side may be the wildcard
+  and (lower(sa.action) glob asked.pattern or asked.pattern glob lower(sa.action))
+order by r.api_name, r.condition_key is not null, r.condition_key, r.variant, sa.action
