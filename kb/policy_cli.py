@@ -1,0 +1,171 @@
+"""`kb policy` and `kb audit`: thin click commands over kb.policy (loaded only when called)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import policy as P
+from .cli import _run, json_option, lang_option
+from .query import KBError
+
+
+def _read(path: str, what: str):
+    """A JSON/YAML file (or - for stdin), parsed; unreadable or malformed → one KBError line."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise KBError(f"{name}: cannot read the {what}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise KBError(f"{name}: the {what} is not UTF-8 text") from None
+    if not text.strip():
+        raise KBError(f"{name}: the {what} file is empty")
+    return P.parse_document(text, name, what), name
+
+
+def _requests(specs: tuple[str, ...]) -> list[tuple[str | None, object, str]]:
+    out = []
+    for spec in specs:
+        api, sep, path = spec.partition("=")
+        if not sep or "/" in api or api.startswith("."):
+            api, path = None, spec  # a plain path (which may itself contain '=' after a '/')
+        body, name = _read(path, "request")
+        out.append((api or None, body, name))
+    return out
+
+
+request_option = click.option(
+    "--request", "requests", multiple=True, metavar="[API=]FILE",
+    help="A request body as boto3 or `aws … --cli-input-json|yaml` take it (JSON or YAML; - for stdin). "
+         "Conditions are inferred from it and resources filled from it. Repeatable; prefix API= when "
+         "the API cannot be told from the body.")
+context_options = [
+    click.option("--input-kms-key", "input_kms_keys", multiple=True, metavar="KEY",
+                 help="KMS key (id, ARN or alias) your SSE-KMS input is encrypted with: adds kms_input, scoped to it."),
+    click.option("--region", default=None, help="Region for key ids and the page's example ARNs "
+                 "(default: from an ARN or image URI in the request)."),
+    click.option("--account", default=None, help="Account for the same (default: from the request's role ARN)."),
+]
+
+
+def _with(options):
+    def deco(fn):
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+    return deco
+
+
+@click.command()
+@click.argument("apis", nargs=-1, required=True, metavar="API [API...]")
+@click.option("--condition", "conditions", multiple=True, help="Add a condition's statements (see `kb conditions API`).")
+@click.option("--scoped", is_flag=True, help="The page's resource-scoped variant (implied by --request).")
+@request_option
+@_with(context_options)
+@click.option("--explain", is_flag=True, help="Show each statement's page sentence and section URL, "
+              "and where each resource came from.")
+@lang_option
+@json_option
+@click.pass_obj
+def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, account, explain, lang, as_json):
+    """An IAM policy for a role passed to API(s): the page's statements, with the request's resources.
+
+    --json prints the policy document alone (notes go to stderr); with --explain, --json prints
+    {"policy", "explain", "notes"}."""
+    data = _run(lambda: P.compose(obj.conn(), list(apis), list(conditions), scoped=scoped, lang=lang,
+                                  requests=_requests(requests), input_kms_keys=list(input_kms_keys),
+                                  region=region, account=account))
+    if as_json:
+        out = ({"policy": data["policy"], "conditions": data["conditions"], "explain": data["explain"],
+                "notes": data["notes"]} if explain else data["policy"])
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        for note in data["notes"]:
+            click.echo(f"note: {note}", err=True)
+        return
+    if explain:
+        _print_explained(data)
+    else:
+        click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False))
+    _print_header_notes(data)
+
+
+def _print_explained(data: dict) -> None:
+    click.echo('{\n  "Version": "2012-10-17",\n  "Statement": [')
+    last = len(data["policy"]["Statement"]) - 1
+    for i, (stmt, ex) in enumerate(zip(data["policy"]["Statement"], data["explain"])):
+        body = json.dumps(stmt, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        click.echo("    " + body + ("," if i < last else ""))
+        for s in ex["sources"]:
+            what = s["condition"] or "main policy"
+            click.echo(click.style(f"      // {s['api']} · {what}: “{s['text']}”", fg="green"))
+            click.echo(click.style(f"      //   {s['url']}", fg="green"))
+        for r in ex["resources"]:
+            if "field" in r:
+                click.echo(click.style(f"      // {r['resource']} ← {r['request']}: {r['field']} = {r['value']}", fg="cyan"))
+    click.echo("  ]\n}")
+
+
+def _print_header_notes(data: dict) -> None:
+    conds = "; ".join(f"{api}: " + (", ".join(f"{c['key']} ({c['why']})" for c in cs) or "none")
+                      for api, cs in data["conditions"].items())
+    click.echo(f"\n# {data['variant']} policy · {data['lang']} page · conditions — {conds}")
+    for note in data["notes"]:
+        click.echo(f"# note: {note}")
+
+
+@click.command()
+@click.argument("policy_files", nargs=-1, required=True, metavar="POLICY_FILE [POLICY_FILE...]")
+@click.option("--api", "apis", multiple=True, required=True, help="An API the role is passed to (repeatable).")
+@click.option("--condition", "conditions", multiple=True, help="A condition that applies (repeatable).")
+@request_option
+@_with(context_options)
+@click.option("--strict", is_flag=True, help="Exit with status 2 when anything is missing or in excess.")
+@lang_option
+@json_option
+@click.pass_obj
+def audit(obj, policy_files, apis, conditions, requests, input_kms_keys, region, account, strict, lang, as_json):
+    """What the role's policies (JSON files; `aws iam get-role-policy` output too) lack or grant in excess."""
+    def run():
+        docs = [_read(f, "policy") for f in policy_files]
+        return P.audit(obj.conn(), docs, list(apis), list(conditions), lang=lang, requests=_requests(requests),
+                       input_kms_keys=list(input_kms_keys), region=region, account=account)
+
+    data = _run(run)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        _print_audit(data)
+    if strict and (data["missing"] or data["excess"]):
+        sys.exit(2)
+
+
+def _print_audit(d: dict) -> None:
+    conds = "; ".join(f"{a}: {', '.join(c) or 'none'}" for a, c in d["conditions"].items())
+    click.echo(f"audit against {', '.join(d['apis'])} ({d['lang']} page; conditions — {conds})")
+    click.echo(f"\nmissing ({len(d['missing'])})")
+    for m in d["missing"]:
+        res = f" on {m['resource']} ({m['from']})" if "resource" in m else ""
+        click.echo(f"  {m['action']}{res}: {m['reason']}")
+        if m.get("not_granted"):
+            click.echo(f"    {len(m['not_granted'])} actions not granted, e.g. {', '.join(m['not_granted'][:5])}")
+    click.echo(f"\nexcess ({len(d['excess'])} patterns)")
+    for e in d["excess"]:
+        listed = ", ".join(e["actions"][:8]) + (" …" if e["count"] > 8 else "") if "actions" in e else \
+            ", ".join(f"{s} {n}" for s, n in list(e["by_service"].items())[:8]) + " …"
+        click.echo(f"  {e['pattern']} [{e['statement']}] grants {e['count']} unneeded: {listed}")
+    for key, title in (("resource_notes", "resources"), ("optional", "optional"), ("unknown_actions", "unknown actions")):
+        if d[key]:
+            click.echo(f"\n{title} ({len(d[key])})")
+            for n in d[key]:
+                what = ", ".join(n["actions"]) if "actions" in n else n["action"]
+                click.echo(f"  {what}: {n['note']}")
+                for k in ("granted_on", "page_resources", "needed_on", "statement"):
+                    if k in n:
+                        click.echo(f"    {k.replace('_', ' ')}: {', '.join(n[k]) if isinstance(n[k], list) else n[k]}")
+    if d["notes"]:
+        click.echo("\nnotes")
+        for note in d["notes"]:
+            click.echo(f"  {note}")

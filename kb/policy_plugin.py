@@ -1,0 +1,213 @@
+"""Datasette routes for `kb policy` and `kb audit`: the same functions, JSON in, JSON out.
+
+    GET  /-/policy?api=A&api=B&conditions=vpc,kms_output&lang=en&scoped=1[&region=&account=&explain=1]
+    POST /-/policy   {"apis": [...], "conditions": [...], "request": {...} | "requests": [{"api", "body"}],
+                      "input_kms_keys": [...], "region", "account", "lang", "scoped"}
+    POST /-/audit    {"policy": {...} | [{...}, ...], "apis": [...], "conditions": [...], "request": {...}, ...}
+    GET  /-/policy/options?lang=en   APIs and their conditions, for forms
+    GET  /-/policy/panel.js          the home page's policy panel (kb/static/policy-panel.js)
+
+POST bodies must be application/json (so a cross-site form cannot send one: that is why these
+routes skip Datasette's CSRF token) and at most MAX_BODY bytes. Bad input is a 4xx with
+{"error": "..."}; the database is the one Datasette calls `kb`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+from . import policy as P
+from . import query
+from .query import KBError
+
+DB_NAME = "kb"
+MAX_BODY = 256 * 1024
+PANEL_JS = Path(__file__).parent / "static" / "policy-panel.js"
+ROUTES = ("/-/policy", "/-/audit")
+HOME_TEMPLATES = ("kb_home.html", "index.html")  # the home page: kb.datasette_plugin's, or Datasette's own
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _error(status: int, message: str) -> Response:
+    return Response.json({"error": message}, status=status)
+
+
+async def _run(datasette, fn) -> Response:
+    """Run fn(conn) on the KB's connection; KBError (the user's mistake) → 400."""
+    try:
+        db = datasette.get_database(DB_NAME)
+    except KeyError:
+        return _error(503, f"no database named {DB_NAME!r} is being served")
+    try:
+        return Response.json(await db.execute_fn(fn))
+    except (KBError, HTTPError) as exc:
+        return _error(getattr(exc, "status", 400), str(exc))
+
+
+async def _json_body(request) -> dict:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise HTTPError(415, "send the body as JSON, with Content-Type: application/json")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise HTTPError(413, f"body larger than {MAX_BODY} bytes")
+    body, more = b"", True
+    while more:  # read in chunks and stop at the limit, whatever Content-Length claimed
+        message = await request.receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > MAX_BODY:
+            raise HTTPError(413, f"body larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise HTTPError(400, "body must be a JSON object")
+    return data
+
+
+def _list(value, name: str) -> list[str]:
+    """A list of strings from a JSON list, or a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise HTTPError(400, f"{name} must be a list of strings")
+
+
+def _args(data: dict) -> dict:
+    """The shared arguments of both functions, checked."""
+    apis = _list(data.get("apis"), "apis") + _list(data.get("api"), "api")
+    if not apis:
+        raise HTTPError(400, "name at least one API: \"apis\": [\"CreateTrainingJob\"]")
+    lang = data.get("lang") or "en"
+    if lang not in ("en", "ja"):
+        raise HTTPError(400, "lang must be en or ja")
+    requests = []
+    if data.get("request") is not None:
+        requests.append((data.get("request_api"), data["request"], "request"))
+    extra = data.get("requests") or []
+    if not isinstance(extra, list):
+        raise HTTPError(400, "requests must be a list of {\"api\": ..., \"body\": {...}}")
+    for i, item in enumerate(extra):
+        if not isinstance(item, dict) or "body" not in item:
+            raise HTTPError(400, f"requests[{i}] must be an object with a \"body\"")
+        requests.append((item.get("api"), item["body"], f"requests[{i}]"))
+    for key in ("region", "account"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise HTTPError(400, f"{key} must be a string")
+    return {"apis": apis, "conditions": _list(data.get("conditions"), "conditions")
+            + _list(data.get("condition"), "condition"), "lang": lang, "requests": requests,
+            "input_kms_keys": _list(data.get("input_kms_keys"), "input_kms_keys"),
+            "region": data.get("region"), "account": data.get("account")}
+
+
+def _truthy(value) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"))
+
+
+def _compose(args: dict, scoped: bool):
+    def fn(conn):
+        return P.compose(conn, args["apis"], args["conditions"], scoped=scoped, lang=args["lang"],
+                         requests=args["requests"], input_kms_keys=args["input_kms_keys"],
+                         region=args["region"], account=args["account"])
+    return fn
+
+
+async def policy_route(request, datasette):
+    try:
+        if request.method == "GET":
+            q = request.args
+            data = {"apis": [a for v in q.getlist("api") for a in _list(v, "api")],
+                    "conditions": [c for v in q.getlist("conditions") + q.getlist("condition") for c in _list(v, "c")],
+                    "lang": q.get("lang"), "region": q.get("region"), "account": q.get("account"),
+                    "input_kms_keys": q.getlist("input_kms_key")}
+            scoped = _truthy(q.get("scoped"))
+        elif request.method == "POST":
+            data = await _json_body(request)
+            scoped = _truthy(data.get("scoped"))
+        else:
+            return _error(405, "use GET (query string) or POST (JSON body)")
+        args = _args(data)
+    except HTTPError as exc:
+        return _error(exc.status, str(exc))
+    return await _run(datasette, _compose(args, scoped))
+
+
+async def audit_route(request, datasette):
+    if request.method != "POST":
+        return _error(405, "POST a JSON body: {\"policy\": {...}, \"apis\": [...]}")
+    try:
+        data = await _json_body(request)
+        args = _args(data)
+        docs = data.get("policy", data.get("policies"))
+        if docs is None:
+            raise HTTPError(400, "the body needs \"policy\": the role's policy document (or a list of them)")
+        docs = docs if isinstance(docs, list) else [docs]
+    except HTTPError as exc:
+        return _error(exc.status, str(exc))
+
+    def fn(conn):
+        named = [(d, f"policy[{i}]" if len(docs) > 1 else "policy") for i, d in enumerate(docs)]
+        return P.audit(conn, named, args["apis"], args["conditions"], lang=args["lang"], requests=args["requests"],
+                       input_kms_keys=args["input_kms_keys"], region=args["region"], account=args["account"])
+
+    return await _run(datasette, fn)
+
+
+async def options_route(request, datasette):
+    lang = request.args.get("lang") or "en"
+    if lang not in ("en", "ja"):
+        return _error(400, "lang must be en or ja")
+
+    def fn(conn):
+        out = []
+        for a in query.apis(conn, lang):
+            if a["documented"]:
+                conds = query.conditions(conn, a["name"], lang)
+                out.append({"name": a["name"], "heading": a["heading"],
+                            "conditions": [{"key": c["key"], "label": c["label"]} for c in conds]})
+        return {"lang": lang, "apis": out}
+
+    return await _run(datasette, fn)
+
+
+async def panel_js(request, datasette):
+    return Response(PANEL_JS.read_text(encoding="utf-8"), content_type="application/javascript; charset=utf-8",
+                    headers={"cache-control": "no-cache"})
+
+
+@hookimpl
+def register_routes(datasette):
+    return [
+        (r"^/-/policy$", policy_route),
+        (r"^/-/audit$", audit_route),
+        (r"^/-/policy/options$", options_route),
+        (r"^/-/policy/panel\.js$", panel_js),
+    ]
+
+
+@hookimpl
+def skip_csrf(datasette, scope):
+    # JSON-only routes: a browser cannot POST application/json cross-site without CORS.
+    return scope.get("type") == "http" and scope.get("path") in ROUTES
+
+
+@hookimpl
+def extra_js_urls(template, database, table, columns, view_name, request, datasette):
+    # The home page's <section id="policy-panel"> is filled by this script; elsewhere it does nothing.
+    if template in HOME_TEMPLATES:
+        return [{"url": "/-/policy/panel.js", "module": False}]
+    return []

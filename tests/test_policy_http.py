@@ -1,0 +1,179 @@
+"""The policy and audit routes, through Datasette's in-process client over a real KB: the same
+answers as kb.policy (one answer, three doors), and a clear 4xx for bad input."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from datasette.app import Datasette
+
+from kb import policy as P
+from kb import query
+from kb.policy_plugin import MAX_BODY
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load(kind: str, name: str):
+    return json.loads((FIXTURES / kind / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def call(kb_db):
+    """call(method, path, **httpx kwargs) → response, from a Datasette serving the KB as `kb`."""
+    assert kb_db.name == "kb.db"
+
+    def run(method, path, **kwargs):
+        async def go():
+            ds = Datasette([str(kb_db)])
+            await ds.invoke_startup()
+            return await getattr(ds.client, method)(path, **kwargs)
+        return asyncio.run(go())
+    return run
+
+
+@pytest.fixture(scope="module")
+def conn(kb_db):
+    return query.connect(kb_db)
+
+
+def test_get_policy_is_the_library_answer(call, conn):
+    r = call("get", "/-/policy?api=CreateTrainingJob&api=CreateModel&conditions=vpc,kms_output&lang=ja&scoped=1")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    got = r.json()
+    want = P.compose(conn, ["CreateTrainingJob", "CreateModel"], ["vpc", "kms_output"], scoped=True, lang="ja")
+    assert got["policy"] == want["policy"] and got["notes"] == want["notes"]
+    assert got["explain"][0]["sources"][0]["lang"] == "ja"
+
+
+def test_post_policy_with_a_request(call, conn):
+    body = load("requests", "create-training-job.json")
+    r = call("post", "/-/policy", json={"apis": ["CreateTrainingJob"], "request": body, "region": "eu-west-1"})
+    assert r.status_code == 200, r.text
+    want = P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "request")], region="eu-west-1")
+    assert r.json()["policy"] == want["policy"]
+    assert {c["key"] for c in r.json()["conditions"]["CreateTrainingJob"]} == {"vpc", "kms_output", "kms_volume"}
+
+
+def test_post_policy_with_several_named_requests(call):
+    r = call("post", "/-/policy", json={"api": "CreateNotebookInstance", "requests": [
+        {"body": load("requests", "create-training-job.json")},
+        {"api": "CreateModel", "body": load("requests", "create-model-pipeline.json")}]})
+    assert r.status_code == 200, r.text
+    arns = {res for s in r.json()["policy"]["Statement"] for res in s["Resource"]}
+    assert "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn" in arns
+
+
+def test_post_audit(call, conn):
+    policy = load("policies", "training-role-deny-wildcards.json")
+    r = call("post", "/-/audit", json={"apis": ["CreateTrainingJob"], "policy": policy})
+    assert r.status_code == 200, r.text
+    want = P.audit(conn, [(policy, "policy")], ["CreateTrainingJob"])
+    assert r.json() == json.loads(json.dumps(want))
+    assert {m["action"] for m in r.json()["missing"]} == {"ecr:BatchCheckLayerAvailability", "s3:PutObject"}
+
+
+def test_post_audit_with_a_request_and_a_cookie(call):
+    # a browser with Datasette's CSRF cookie: JSON routes skip the token, the content type guards
+    r = call("post", "/-/audit", cookies={"ds_csrftoken": "x"}, json={
+        "apis": ["CreateModel"], "policy": load("policies", "get-role-policy-output.json"),
+        "request": load("requests", "create-model-pipeline.json")})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["missing"]) == 4
+
+
+def test_options_and_panel_script(call):
+    r = call("get", "/-/policy/options?lang=ja")
+    names = [a["name"] for a in r.json()["apis"]]
+    assert "CreateAutoMLJobV2" not in names and "CreateTrainingJob" in names
+    ctj = next(a for a in r.json()["apis"] if a["name"] == "CreateTrainingJob")
+    assert [c["key"] for c in ctj["conditions"]] == ["vpc", "kms_input", "kms_output", "kms_volume"]
+    js = call("get", "/-/policy/panel.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("application/javascript")
+    assert 'getElementById("policy-panel")' in js.text
+
+
+def test_home_page_loads_the_panel_where_it_has_the_section(call):
+    home = call("get", "/")
+    if 'id="policy-panel"' not in home.text:
+        pytest.skip("the home page has no policy-panel section")
+    assert '<script src="/-/policy/panel.js"></script>' in home.text
+
+
+@pytest.mark.parametrize("method,path,kwargs,status,message", [
+    ("get", "/-/policy", {}, 400, "name at least one API"),
+    ("get", "/-/policy?api=CreateTrainingJobs", {}, 400, "'CreateTrainingJobs' has no permissions section"),
+    ("get", "/-/policy?api=CreateModel&conditions=kms_output", {}, 400, "valid keys: guardrails, vpc"),
+    ("get", "/-/policy?api=CreateModel&lang=fr", {}, 400, "lang must be en or ja"),
+    ("post", "/-/policy", {"content": b"{oops", "headers": {"content-type": "application/json"}}, 400,
+     "body is not valid JSON"),
+    ("post", "/-/policy", {"content": b"[]", "headers": {"content-type": "application/json"}}, 400,
+     "body must be a JSON object"),
+    ("post", "/-/policy", {"data": {"apis": "CreateModel"}}, 415, "Content-Type: application/json"),
+    ("post", "/-/policy", {"content": b" " * (MAX_BODY + 1), "headers": {"content-type": "application/json"}}, 413,
+     "body larger than"),
+    ("post", "/-/policy", {"json": {"apis": ["CreateTrainingJob"], "request": {"VpcConfg": {}}}}, 400,
+     "request: CreateTrainingJob's request has no member 'VpcConfg'"),
+    ("post", "/-/policy", {"json": {"apis": [3]}}, 400, "apis must be a list of strings"),
+    ("get", "/-/audit", {}, 405, "POST a JSON body"),
+    ("post", "/-/audit", {"json": {"apis": ["CreateModel"]}}, 400, "the body needs \"policy\""),
+    ("post", "/-/audit", {"json": {"apis": ["CreateModel"], "policy": {"Statement": [{"Effect": "Allow"}]}}}, 400,
+     "policy: Statement[0] must have exactly one of Action and NotAction"),
+])
+def test_bad_input_is_a_clear_4xx(call, method, path, kwargs, status, message):
+    r = call(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"]
+
+
+# --------------------------------------------------------------- the panel, in a browser ----
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian's chromium; `make browser` installs it as root)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (the python package) is not installed")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def test_panel_writes_and_audits_a_policy(browser, kb_db, kb_server, conn):
+    server = kb_server(kb_db)
+    context = browser.new_context()
+    outside = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
+                  else (outside.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.goto(server.url + "/?api=CreateModel&conditions=vpc")
+    if not page.query_selector("#policy-panel"):
+        pytest.skip("the home page has no policy-panel section")
+    # the panel starts from the home page's own choice (data-api, data-conditions)
+    page.wait_for_selector("#policy-panel select[name=apis] option:checked")
+    assert page.eval_on_selector("#policy-panel select[name=apis]", "s => [...s.selectedOptions].map(o => o.value)") \
+        == ["CreateModel"]
+    assert page.is_checked("#policy-panel input[name=condition][value=vpc]")
+    page.click("#policy-panel button[name=compose]")
+    page.wait_for_function("document.querySelector('#policy-panel .pp-output').textContent.includes('Statement')")
+    shown = json.loads(page.inner_text("#policy-panel .pp-output"))
+    assert shown == P.compose(conn, ["CreateModel"], ["vpc"])["policy"]
+    # with a request: POST /-/policy, the request's ARNs
+    page.fill("#policy-panel textarea[name=request]", (FIXTURES / "requests" / "create-model-pipeline.json").read_text())
+    page.click("#policy-panel button[name=compose]")
+    page.wait_for_function("document.querySelector('#policy-panel .pp-output').textContent.includes('sagemaker-scikit-learn')")
+    # an audit of a role that misses the sklearn image (4) and, vpc still ticked, the VPC actions (9)
+    page.fill("#policy-panel textarea[name=policy]", (FIXTURES / "policies" / "get-role-policy-output.json").read_text())
+    page.click("#policy-panel button[name=audit]")
+    page.wait_for_function("document.querySelector('#policy-panel .pp-status').textContent.includes('missing')")
+    assert page.inner_text("#policy-panel .pp-status") == "13 missing, 0 excess pattern(s)"
+    # a bad request: the server's one-line error, shown as text
+    page.fill("#policy-panel textarea[name=request]", '{"VpcConfg": {}}')
+    page.click("#policy-panel button[name=compose]")
+    page.wait_for_function("document.querySelector('#policy-panel .pp-status').textContent.includes('VpcConfg')")
+    context.close()
+    assert outside == []
