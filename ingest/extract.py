@@ -239,6 +239,12 @@ def _prose_facts(facts, section, block, pos, lex, api_model, apis) -> None:
         api = api_model.match(head)
         if api and path:
             facts.field_refs.append(FieldRef(section, api, path, block.line))
+            continue
+        # `Member.Sub` with no API in front: a field of the request of the section's API
+        # (`AlgorithmSpecification.AlgorithmArn` under CreateTrainingJob).
+        for owner in apis:
+            if api_model.field_exists(owner.name, head):
+                facts.field_refs.append(FieldRef(section, owner, dotted, block.line))
     if block.kind in (PARAGRAPH, NOTE) and lex.passrole_action in _actions_in(block) and not apis:
         listed = api_model.find_in_text(" ".join([block.text] + [l.href for l in block.links]))
         if len(listed) >= 2:

@@ -128,13 +128,17 @@ SCOPING = {
     ],
 }
 
-# The four errata the page prints, as printed, with the finding kind that reports them.
+# The errata both pages print, as printed, with the finding kind that reports them.
 ERRATA = {
     ("api_name_typo", "CreateFlowDefiniton"),
     ("unknown_request_field", "SuplementalContainers.ModelDataUrl"),
     ("unknown_request_field", "SecondaryContainer.Image"),
     ("unknown_request_field", "AlgorithSpecifications.TrainingImage"),
 }
+# Only the English page has the algorithm paragraph; it names the member
+# `AlgorithmSpecification.AlgorithmArn`, which CreateTrainingJob's request does not have
+# (it is AlgorithmName, "the name or ARN of the algorithm resource").
+ERRATA_EN = ERRATA | {("unknown_request_field", "AlgorithmSpecification.AlgorithmArn")}
 
 # API sections per dated revision (from each revision's "## … API(s): Execution Role Permissions").
 _BASE = {"CreateImage", "UpdateImage", "CreateNotebookInstance", "CreateHyperParameterTuningJob",
