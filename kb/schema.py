@@ -74,6 +74,8 @@ class Condition(SQLModel, table=True):
     label_en: Optional[str] = None
     label_ja: Optional[str] = None
     classified: bool = Field(default=True, description="false: recognised by no lexicon entry")
+    request_fields: Optional[str] = Field(
+        default=None, description="JSON list of request members that show the condition (lexicon); null: none can")
 
 
 class Snippet(SQLModel, table=True):

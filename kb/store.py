@@ -48,7 +48,7 @@ def create_tables(path: Path) -> None:
 
 
 def write(path: Path, records: list[PageRecord], findings: list[Finding], build_info: dict,
-          actions_catalog, condition_labels: dict[str, dict[str, str]]) -> None:
+          actions_catalog, known_conditions: dict[str, dict]) -> None:
     create_tables(path)
     db = sqlite_utils.Database(path)
     db.conn.execute("PRAGMA foreign_keys = ON")
@@ -57,7 +57,7 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
     db.conn.execute("PRAGMA journal_mode = OFF")
     db.conn.execute("PRAGMA synchronous = OFF")
     db["build"].insert(build_info)
-    writer = _Writer(db, actions_catalog, condition_labels)
+    writer = _Writer(db, actions_catalog, known_conditions)
     page_ids = {}
     for record in records:
         page_ids[id(record.facts.page)] = writer.page(record)
@@ -69,10 +69,10 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
 
 
 class _Writer:
-    def __init__(self, db: sqlite_utils.Database, actions_catalog, condition_labels):
+    def __init__(self, db: sqlite_utils.Database, actions_catalog, known_conditions):
         self.db = db
         self.actions = actions_catalog
-        self.condition_labels = condition_labels
+        self.known_conditions = known_conditions
         self.section_ids: dict[int, int] = {}
         self.action_names: dict[str, str] = {}  # as printed → canonical, each looked up once
         self.pending: dict[str, list[dict]] = {"statement_action": [], "statement_resource": []}
@@ -133,9 +133,11 @@ class _Writer:
         self.db["api"].insert({"name": name, "service": service}, pk="name", ignore=True)
 
     def _condition(self, key: str, lang: str, label: str, classified: bool) -> None:
-        labels = dict(self.condition_labels.get(key, {}))
+        known = self.known_conditions.get(key, {})
+        labels = dict(known.get("labels", {}))
         labels.setdefault(lang, label)
-        row = {"key": key, "label_en": labels.get("en"), "label_ja": labels.get("ja"), "classified": classified}
+        row = {"key": key, "label_en": labels.get("en"), "label_ja": labels.get("ja"), "classified": classified,
+               "request_fields": json.dumps(known["request_fields"]) if known.get("request_fields") else None}
         existing = self.db.execute("select 1 from condition where key = ?", [key]).fetchone()
         if existing:
             self.db["condition"].update(key, {k: v for k, v in row.items() if v is not None and k != "key"})

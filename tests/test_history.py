@@ -67,6 +67,15 @@ def test_timeline_of_createprocessingjobs_vpc_addition(conn):
     assert len(t["versions"][0]["actions"]) == 9
 
 
+def test_timeline_of_the_domain_kms_key_is_unbroken(conn):
+    """The CreateDomain KMS paragraph says "customer managed key (CMK) as the KmsKeyId" in four
+    revisions (2020-12-10 … 2021-06-25) and "customer managed key as" later; both wordings
+    are the same condition, present from CreateDomain's first section (2020-12-10) on."""
+    t, present = _timeline(conn, "CreateDomain", "kms_domain")
+    assert present == [*REVISIONS[1:], t["versions"][-1]["label"]]
+    assert t["absent_before"]["label"] == "2020-11-02_2b764d9"
+
+
 def test_timeline_of_the_guardrails_note(conn):
     """The deployment guardrails note (cloudwatch:DescribeAlarms) first appears in 2023-03-10."""
     t, present = _timeline(conn, "CreateModel", "guardrails")

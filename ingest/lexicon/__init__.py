@@ -23,6 +23,7 @@ class ConditionPhrase:
     key: str
     label: str
     patterns: tuple[re.Pattern, ...]
+    request_fields: tuple[str, ...] = ()  # request members that show the condition (English lexicon)
 
 
 class Lexicon:
@@ -37,7 +38,8 @@ class Lexicon:
                          "condition_lead", "prose_requirement")
         }
         self.conditions = [
-            ConditionPhrase(key, spec["label"], tuple(_compile(spec["patterns"])))
+            ConditionPhrase(key, spec["label"], tuple(_compile(spec["patterns"])),
+                            tuple(spec.get("request_fields", ())))
             for key, spec in data["conditions"].items()
         ]
 
