@@ -28,11 +28,13 @@ kb: $(KB)
 serve: $(KB)
 	$(BIN)/kb --db $(KB) serve --host $(HOST) --port $(PORT)
 
-# Debian's Chromium for the end-to-end UI test (tests skip with a reason only where it is absent).
+# Debian's Chromium for the end-to-end UI test (tests skip with a reason only where it is absent),
+# and a Japanese font so the Japanese pages render as text, not boxes, in its screenshots.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not installed and not root: the browser test will be skipped"; fi; }
+	@{ command -v chromium && fc-list :lang=ja | grep -q .; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
+	  else echo "chromium or a Japanese font missing and not root: the browser test may be skipped"; fi; }
 
 test: $(STAMP) browser
 	$(BIN)/pytest -q

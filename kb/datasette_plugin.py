@@ -33,7 +33,9 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_ROUTE = "/-/kb/static/"
-QUERIES = Path(os.environ.get("KB_QUERIES_DIR") or HERE.parent / "queries")
+# Installed: kb/queries (pyproject maps queries/ there); from a checkout: the repository's queries/.
+QUERIES = Path(os.environ.get("KB_QUERIES_DIR")
+               or next((d for d in (HERE / "queries", HERE.parent / "queries") if d.is_dir()), HERE / "queries"))
 
 
 # ---- canned queries -------------------------------------------------------------------------
