@@ -40,6 +40,7 @@ def build(db_path, locations, langs, sources_file, no_history, as_json):
     from kb.store import BuildError
 
     from .build import build as run_build
+    from .history import writer_lock
     from .model import ReaderError
 
     if locations:
@@ -52,7 +53,8 @@ def build(db_path, locations, langs, sources_file, no_history, as_json):
         except SourceError as exc:
             _fail(str(exc))
     try:
-        report = run_build(sources, db_path, fetch_text=_fetch_text)
+        with writer_lock(db_path):  # not while a refresh or history import writes the same KB
+            report = run_build(sources, db_path, fetch_text=_fetch_text)
     except (SourceError, ReaderError, BuildError) as exc:
         _fail(f"build failed, {db_path} left unchanged: {exc}")
     summary = build_summary(report)

@@ -265,15 +265,15 @@ def _insert(conn, key, lang, origin, run_id, before: dict, after: dict, to_sourc
 
 @contextlib.contextmanager
 def writer_lock(db_path: Path):
-    """One refresh or history import at a time per KB: two would each carry the log and one
-    would lose the other's rows."""
+    """One writer at a time per KB (build, refresh, history import): two would each carry the
+    change log over and one would lose the other's rows."""
     lock_path = Path(str(db_path) + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SourceError(f"another `ingest refresh` or `ingest history` is writing {db_path}") from None
+            raise SourceError(f"another `ingest` command is writing {db_path}; try again when it ends") from None
         try:
             yield
         finally:

@@ -312,9 +312,13 @@ def test_by_default_only_https_to_docs_aws_amazon_com_is_fetched(ws):
 
 
 def test_a_second_writer_is_refused(ws):
+    before = (ws / "kb.db").read_bytes()
     with writer_lock(ws / "kb.db"):
         code, _, err = ingest("refresh", "--db", ws / "kb.db", "--sources-file", ws / "sources.toml")
-    assert code == 1 and "another `ingest refresh`" in err
+        assert code == 1 and "another `ingest` command is writing" in err
+        code, _, err = ingest("build", "--db", ws / "kb.db", "--sources-file", ws / "sources.toml")
+        assert code == 1 and "another `ingest` command is writing" in err
+    assert (ws / "kb.db").read_bytes() == before
 
 
 # --- the sanity gate ------------------------------------------------------------------------------
