@@ -8,22 +8,16 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests import expectations as X
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 JA_SECTION = "https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
 EN_SECTION = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
-# Read on the Japanese page: CreateModel's main policy (11 actions) and its VPC additions (9).
-CREATE_MODEL_MAIN = {
-    "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup",
-    "logs:DescribeLogStreams", "s3:GetObject", "s3:ListBucket", "ecr:GetAuthorizationToken",
-    "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
-}
-CREATE_MODEL_VPC = {
-    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-}
+# Read on the Japanese page (tests/expectations.py): CreateModel's main policy (11 actions) and
+# its VPC additions (9).
+CREATE_MODEL_MAIN, CREATE_MODEL_VPC = X.MODEL_MAIN, X.VPC
 
 
 @pytest.fixture(scope="module")
