@@ -6,6 +6,7 @@ these. Only the standard library is imported here, so a query starts fast.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sqlite3
 from pathlib import Path
@@ -56,6 +57,9 @@ def resolve_api(conn, api: str, lang: str) -> str:
             """select distinct p.lang from requirement r join page p on p.id = r.page_id
                where p.is_current and p.lang != ? and lower(r.api_name) = lower(?) order by 1""", [lang, api])]
         hint = f" (the {', '.join(elsewhere)} page documents it: --lang {elsewhere[0]})" if elsewhere else ""
+        near = difflib.get_close_matches(api.lower(), {d.lower(): d for d in documented}, n=1, cutoff=0.8)
+        if near and not elsewhere:
+            hint = f" (did you mean {next(d for d in documented if d.lower() == near[0])}?)"
         raise KBError(f"{api!r} has no permissions section on the {lang} page{hint}; documented APIs: "
                       + ", ".join(documented))
     return row[0]

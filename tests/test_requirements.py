@@ -131,7 +131,9 @@ def test_cli_json_matches_the_query_and_errors_are_one_line(shipped_kb, conn):
     data = json.loads(run.stdout)
     assert set(data["actions"]) == X.MODEL_MAIN | X.VPC
     for args, needle in [(("requirements", "NoSuchApi"), "has no permissions section"),
-                         (("requirements", "CreateModel", "--condition", "nope"), "valid keys")]:
+                         (("requirements", "CreateModel", "--condition", "nope"), "valid keys"),
+                         (("requirements", "CreateTraningJob"), "(did you mean CreateTrainingJob?)"),
+                         (("requirements", "CreateAutoMLJobV2", "--lang", "ja"), "(the en page documents it: --lang en)")]:
         bad = _kb(shipped_kb, *args)
         assert bad.returncode == 1 and needle in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
