@@ -14,6 +14,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
+from . import query
 from .query import KBError, section_url
 
 NO_RESOURCE = "(no Resource on the page)"
@@ -342,15 +343,12 @@ def _resolve(conn, subject: str, page_ids: list[int]) -> tuple[str, str]:
                     join snippet sn on sn.id = st.snippet_id where sn.page_id in ({marks})""", page_ids)]
             raise KBError(f"no version of the page names the action {subject!r}" + _suggest(subject, known))
         return "action", row[0]
-    row = conn.execute(
-        f"""select api_name from api_mention where page_id in ({marks})
-            and (lower(api_name) = lower(?) or lower(doc_spelling) = lower(?)) limit 1""",
-        [*page_ids, subject, subject]).fetchone()
-    if row is None:
+    name = query.api_named(conn, page_ids, subject)
+    if name is None:
         known = [r[0] for r in conn.execute(
             f"select distinct api_name from api_mention where page_id in ({marks})", page_ids)]
         raise KBError(f"no version of the page names the API {subject!r}" + _suggest(subject, known))
-    return "api", row[0]
+    return "api", name
 
 
 def _suggest(word: str, known: list[str]) -> str:

@@ -46,11 +46,8 @@ def resolve_api(conn, api: str, lang: str) -> str:
     own misspelling is accepted too)."""
     page_ids = [p["id"] for p in _pages(conn, lang)]
     marks = ",".join("?" * len(page_ids))
-    row = conn.execute(
-        f"""select api_name from api_mention where page_id in ({marks})
-            and (lower(api_name) = lower(?) or lower(doc_spelling) = lower(?)) limit 1""",
-        [*page_ids, api, api]).fetchone()
-    if row is None:
+    name = api_named(conn, page_ids, api)
+    if name is None:
         documented = [r[0] for r in conn.execute(
             f"""select distinct api_name from requirement where page_id in ({marks}) order by 1""", page_ids)]
         elsewhere = [r[0] for r in conn.execute(
@@ -62,7 +59,18 @@ def resolve_api(conn, api: str, lang: str) -> str:
             hint = f" (did you mean {next(d for d in documented if d.lower() == near[0])}?)"
         raise KBError(f"{api!r} has no permissions section on the {lang} page{hint}; documented APIs: "
                       + ", ".join(documented))
-    return row[0]
+    return name
+
+
+def api_named(conn, page_ids: list[int], text: str) -> str | None:
+    """The model spelling of the API `text` names on those pages (case-insensitive; the page's
+    own misspelling counts), or None."""
+    marks = ",".join("?" * len(page_ids))
+    row = conn.execute(
+        f"""select api_name from api_mention where page_id in ({marks})
+            and (lower(api_name) = lower(?) or lower(doc_spelling) = lower(?)) limit 1""",
+        [*page_ids, text, text]).fetchone()
+    return row[0] if row else None
 
 
 def _requirement_rows(conn, api: str, lang: str):
