@@ -151,3 +151,13 @@ HISTORY_APIS = {
         "2022-03-04_1caf36f", "2022-03-11_57945bf", "2022-05-20_a41d937", "2022-07-01_f3aad01", "2022-08-05_c905c9c",
         "2022-12-09_53d2932", "2023-02-18_e83cf46", "2023-03-10_0a58b94")},
 }
+
+
+PAGES = {"en": EN, "ja": JA}
+
+
+def page_cases():
+    """(lang, api, facts) for every API section of both pages, for parametrized tests."""
+    for lang, apis in PAGES.items():
+        for api, facts in apis.items():
+            yield lang, api, facts

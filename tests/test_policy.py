@@ -16,7 +16,7 @@ from tests import expectations as X
 
 REQUESTS = Path(__file__).parent / "fixtures" / "requests"
 ACCOUNT = "480912345678"  # the fixtures' account (their role ARNs)
-PAGES = {"en": X.EN, "ja": X.JA}
+PAGES = X.PAGES
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +63,7 @@ def findings(policy: dict, severities: set[str]) -> list:
 
 # --------------------------------------------------------------- the page's policies -------
 
-def _cases():
-    for lang, apis in PAGES.items():
-        for api, facts in apis.items():
-            yield lang, api, facts
-
-
-@pytest.mark.parametrize("lang,api,facts", list(_cases()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("lang,api,facts", list(X.page_cases()), ids=lambda v: v if isinstance(v, str) else "")
 def test_policy_grants_exactly_the_documented_actions(conn, lang, api, facts):
     base = [facts["main_condition"]] if "main_condition" in facts else []
     for scoped in (False, True):

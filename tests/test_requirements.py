@@ -10,7 +10,7 @@ import pytest
 from kb import query
 from tests import expectations as X
 
-PAGES = {"en": X.EN, "ja": X.JA}
+PAGES = X.PAGES
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +18,7 @@ def conn(shipped_kb):
     return query.connect(shipped_kb)
 
 
-def _cases():
-    for lang, apis in PAGES.items():
-        for api, facts in apis.items():
-            yield lang, api, facts
-
-
-@pytest.mark.parametrize("lang,api,facts", list(_cases()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("lang,api,facts", list(X.page_cases()), ids=lambda v: v if isinstance(v, str) else "")
 def test_main_policy_and_each_condition(conn, lang, api, facts):
     base_conditions = [facts["main_condition"]] if "main_condition" in facts else []
     main = query.requirements(conn, api, base_conditions, lang=lang)
