@@ -59,6 +59,15 @@ def resolve_api(conn, api: str, lang: str) -> str:
             hint = f" (did you mean {next(d for d in documented if d.lower() == near[0])}?)"
         raise KBError(f"{api!r} has no permissions section on the {lang} page{hint}; documented APIs: "
                       + ", ".join(documented))
+    if not conn.execute(f"select 1 from requirement where page_id in ({marks}) and api_name = ? limit 1",
+                        [*page_ids, name]).fetchone():
+        # Named, but only where the page lists the APIs that pass the role, or in a section without a policy.
+        passes = conn.execute(f"select 1 from api_mention where page_id in ({marks}) and api_name = ? "
+                              "and context = 'passrole' limit 1", [*page_ids, name]).fetchone()
+        where = ("only among the APIs that pass the execution role (iam:PassRole)" if passes
+                 else "without a policy for it")
+        raise KBError(f"the {lang} page documents no permissions for {name}: it names it {where}; "
+                      f"`kb apis --lang {lang}` lists what it documents")
     return name
 
 

@@ -110,6 +110,21 @@ def test_drift_between_english_and_japanese(conn):
     assert ("ja", "CreateImage / main policy / default: iam:PassRole") in drift
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_an_api_only_in_the_passrole_list_is_an_error_not_an_empty_answer(conn, lang):
+    """CreateCompilationJob (both pages) and UpdateNotebookInstance (en) are named only in the list
+    of APIs that pass the role: no section gives them a policy."""
+    documented = {a["name"] for a in query.apis(conn, lang) if a["documented"]}
+    only_listed = [a for a in (X.PASSROLE_EN if lang == "en" else X.PASSROLE_JA) if a not in documented]
+    assert {"CreateCompilationJob", "CreateLabelingJob"} <= set(only_listed)
+    assert ("UpdateNotebookInstance" in only_listed) == (lang == "en")
+    for api in only_listed:
+        for ask in (query.requirements, query.scoping, query.conditions):
+            with pytest.raises(query.KBError, match=f"the {lang} page documents no permissions for {api}: "
+                                                    "it names it only among the APIs that pass the execution role"):
+                ask(conn, api, lang=lang)
+
+
 def test_unknown_condition_is_refused_with_the_valid_keys(conn):
     with pytest.raises(query.KBError, match="valid keys: guardrails, vpc"):
         query.requirements(conn, "CreateModel", ["kms_output"])
@@ -127,7 +142,8 @@ def test_cli_json_matches_the_query_and_errors_are_one_line(shipped_kb, conn):
     for args, needle in [(("requirements", "NoSuchApi"), "has no permissions section"),
                          (("requirements", "CreateModel", "--condition", "nope"), "valid keys"),
                          (("requirements", "CreateTraningJob"), "(did you mean CreateTrainingJob?)"),
-                         (("requirements", "CreateAutoMLJobV2", "--lang", "ja"), "(the en page documents it: --lang en)")]:
+                         (("requirements", "CreateAutoMLJobV2", "--lang", "ja"), "(the en page documents it: --lang en)"),
+                         (("scoping", "createcompilationjob"), "documents no permissions for CreateCompilationJob")]:
         bad = _kb(shipped_kb, *args)
         assert bad.returncode == 1 and needle in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
