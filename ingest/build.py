@@ -70,7 +70,7 @@ def build(sources: list[Source], db_path: Path, *, fetch_text=None, finish=None)
         report.timings.append(timing)
         report.pages.append(facts)
         records.append(store.PageRecord(facts, page_key(source, page), store.sha256_text(text),
-                                        source.is_current, source.revision_date))
+                                        source.is_current, source.revision_date, retrieved_at=source.retrieved))
     current = [r for r in records if r.is_current]
     align_anchors(current)
     findings += drift_between_languages(current)

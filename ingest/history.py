@@ -51,23 +51,35 @@ def fingerprint(text: str, fmt: str | None) -> str:
 
 
 def skip_repeated_revisions(sources: list[Source]) -> tuple[list[Source], list[tuple[Source, Source]]]:
-    """Drop a dated revision whose content equals the previous kept revision of the same page (a
-    commit that changed nothing the page shows). Only consecutive repeats: a revision that returns to
-    an older text (2022-03-11 undoes 2022-03-04) is a real version. Returns (kept, [(skipped, same as)])."""
-    kept, skipped, last = [], [], {}
-    for source in sources:
-        if source.is_current or source.is_url:
-            kept.append(source)
-            continue
-        group = (source.key, source.lang, str(Path(source.location).parent))
+    """Drop the dated revisions that add no version: a second copy of a revision already listed
+    (same file name and content, e.g. the corpus directory imported beside data/'s copy), and a
+    revision whose content equals the previous kept revision of the same page (a commit that changed
+    nothing the page shows). Only consecutive repeats count: a revision that returns to an older text
+    (2022-03-11 undoes 2022-03-04) is a real version. Revisions of a page from several directories
+    are merged by date. Returns (kept, [(skipped, same as)])."""
+    others = [s for s in sources if s.is_current or s.is_url]
+    revisions = sorted((s for s in sources if not (s.is_current or s.is_url)),
+                       key=lambda s: (s.key or "", s.lang, s.revision_date or "", Path(s.location).name))
+    kept, skipped = [], []
+    seen: dict[tuple, tuple[str, Source]] = {}  # (page, revision label) → (digest, source)
+    last: dict[tuple, tuple[str, Source]] = {}  # page → the last kept revision
+    for source in revisions:
+        page = (source.key, source.lang)
         digest = fingerprint(read_file(source.location), source.format)
-        previous = last.get(group)
+        copy = seen.get((*page, source.revision))
+        if copy is not None:
+            if copy[0] != digest:
+                raise SourceError(f"revision {source.revision} of {source.key or 'the page'} ({source.lang}) has two "
+                                  f"different texts: {copy[1].location} and {source.location}")
+            skipped.append((source, copy[1]))
+            continue
+        previous = last.get(page)
         if previous is not None and previous[0] == digest:
             skipped.append((source, previous[1]))
             continue
-        last[group] = (digest, source)
+        seen[(*page, source.revision)] = last[page] = (digest, source)
         kept.append(source)
-    return kept, skipped
+    return others + kept, skipped
 
 
 # --- every build ----------------------------------------------------------------------------------
@@ -137,9 +149,14 @@ def stamp_versions(conn: sqlite3.Connection) -> None:
 
 
 def _current_date(conn, page_id, key, lang, sha, source, built_at) -> tuple[str, str]:
-    """The earliest evidence of this content: its first fetch (the log), or its snapshot file's date.
-    A fetched page also gets the validators of its latest fetch, for the next conditional request."""
+    """The earliest evidence of this content: its first fetch (the log), the day the source list
+    says its snapshot was retrieved, else its snapshot file's date (a clone's checkout date, the
+    weakest evidence). A fetched page also gets the validators of its latest fetch, for the next
+    conditional request."""
     dates = []
+    declared = conn.execute("select retrieved_at from page where id = ?", [page_id]).fetchone()[0]
+    if declared:
+        dates.append((declared, "snapshot_retrieved"))
     # Since when this text has been the live page: the first fetch of its latest unbroken run (a
     # page that flips back to an older text starts a new run).
     fetched = conn.execute(
@@ -157,7 +174,7 @@ def _current_date(conn, page_id, key, lang, sha, source, built_at) -> tuple[str,
                      [fetched, *meta, page_id])
         dates.append((fetched, "retrieved"))
     path = Path(source) if source and "://" not in source else None
-    if path is not None and path.is_file():
+    if not dates and path is not None and path.is_file():
         mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         dates.append((mtime.date().isoformat(), "snapshot_file"))
     return min(dates) if dates else (built_at[:10], "build")
@@ -313,13 +330,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path, *, key: str | None = None,
-                   url: str | None = None) -> dict:
-    """Register `directory`'s dated revisions as versions of one page and rebuild the KB with them."""
+                   url: str | None = None, register: bool = True) -> dict:
+    """Rebuild the KB with `directory`'s dated revisions as versions of one page. With `register`,
+    the directory joins the source list (so later builds keep them) unless it adds no revision the
+    list does not already hold."""
     from .build import build
     from .sources import load_sources, page_key, read_page
 
     started = now_iso()
-    revisions = history_sources(directory, lang)
     config = tomllib.loads(sources_file.read_text(encoding="utf-8"))
     base = sources_file.parent.resolve()
     registered = next((h for h in config.get("history", []) if (base / h["dir"]).resolve() == directory.resolve()
@@ -327,12 +345,20 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
     if key is None:
         key = (registered or {}).get("key")
     if key is None:
-        newest = revisions[-1]
+        newest = history_sources(directory, lang)[-1]
         key = page_key(newest, read_page(newest, read_file(newest.location)))
     page = next((p for p in config.get("page", []) if p.get("key") == key and p.get("lang") == lang), {})
     url = url or (registered or {}).get("url") or page.get("url")
+    revisions = history_sources(directory, lang, url=url, key=key)
+    listed = load_sources(sources_file)
+    mine = {str(Path(r.location).resolve()) for r in revisions}
+    if registered is None:
+        listed += revisions
+    kept, _ = skip_repeated_revisions(listed)
+    new_versions = [s for s in kept if str(Path(s.location).resolve()) in mine]
     with writer_lock(db_path):
-        added = register_history(sources_file, directory, key, lang, url)
+        added = register and registered is None and bool(new_versions) and register_history(
+            sources_file, directory, key, lang, url)
         run: dict = {}
 
         def finish(previous: Path, new: Path) -> None:
@@ -348,8 +374,8 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
             finally:
                 conn.close()
 
-        report = build(load_sources(sources_file), db_path, finish=finish)
-    skipped = [(s, same) for s, same in report.skipped if Path(s.location).parent.resolve() == directory.resolve()]
+        report = build(listed, db_path, finish=finish)
+    skipped = [(s, same) for s, same in report.skipped if str(Path(s.location).resolve()) in mine]
     conn = sqlite3.connect(db_path)
     try:
         vers = conn.execute("select label, version_date, is_current from page_version where page_key = ? and lang = ? "
@@ -361,9 +387,12 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
     finally:
         conn.close()
     return {
-        "db": str(db_path), "page_key": key, "lang": lang, "dir": str(directory), "registered": added,
-        "revisions": len(revisions),
-        "skipped_identical": [{"revision": s.revision, "same_as": same.revision} for s, same in skipped],
+        "db": str(db_path), "page_key": key, "lang": lang, "dir": str(directory),
+        "registered": bool(added), "in_source_list": registered is not None or bool(added),
+        "revisions": len(revisions), "new_versions": len(new_versions),
+        "skipped_identical": [{"revision": s.revision, "same_as": same.revision,
+                               **({"same_as_file": same.location} if Path(same.location).parent.resolve()
+                                  != directory.resolve() else {})} for s, same in skipped],
         "versions": [{"label": label, "date": date, "is_current": bool(cur)} for label, date, cur in vers],
         "new_transitions": [{"from": a, "to": b, "date": d, "changes": n} for a, b, d, n in transitions],
     }
@@ -378,36 +407,44 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
               help="KB file to rebuild (default: data/kb.db or $KB_DB).")
 @click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Source list the directory is registered in (default: data/sources.toml).")
+@click.option("--register/--no-register", default=None,
+              help="Add DIR to the source list so later builds keep its versions (default: only when the KB "
+                   "is data/kb.db or --sources-file is given).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def history_command(directory, lang, key, url, db_path, sources_file, as_json):
+def history_command(directory, lang, key, url, db_path, sources_file, register, as_json):
     """Ingest DIR's dated revisions (YYYY-MM-DD_<commit>.md) as versions of one page.
 
     The directory is registered in the source list, so every later build keeps them; a revision
-    identical to the one before it is skipped. The versions answer `kb timeline` and `kb changes`,
-    never `kb requirements`."""
+    identical to the one before it, or to a revision the KB already holds, is skipped. The versions
+    answer `kb timeline` and `kb changes`, never `kb requirements`."""
     from kb.store import BuildError
 
     from .cli import DEFAULT_DB, _fail
     from .model import ReaderError
     from .sources import DEFAULT_SOURCES
 
+    if register is None:  # a scratch KB elsewhere must not change the shipped source list
+        register = sources_file is not None or db_path is None or db_path.resolve() == DEFAULT_DB.resolve()
     db_path = db_path or DEFAULT_DB
     sources_file = sources_file or DEFAULT_SOURCES
     if not any(REVISION_FILE.match(p.name) for p in directory.iterdir()):
         _fail(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
     try:
-        report = ingest_history(directory, lang, db_path, sources_file, key=key, url=url)
+        report = ingest_history(directory, lang, db_path, sources_file, key=key, url=url, register=register)
     except (SourceError, ReaderError, BuildError) as exc:
         _fail(f"history not ingested, {db_path} left unchanged: {exc}")
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
-    say(f"{report['page_key']} ({lang}): {report['revisions']} revisions in {directory}"
-        + (", registered in the source list" if report["registered"] else ""))
+    say(f"{report['page_key']} ({lang}): {report['revisions']} revisions in {directory}, "
+        f"{report['new_versions']} of them new" + (", registered in the source list" if report["registered"] else ""))
     for s in report["skipped_identical"]:
-        say(f"  skipped {s['revision']}: identical to {s['same_as']}")
+        say(f"  skipped {s['revision']}: identical to {s.get('same_as_file') or s['same_as']}")
     say(f"  {len(report['versions'])} versions: {report['versions'][0]['label']} … {report['versions'][-1]['label']}")
     for t in report["new_transitions"]:
         say(f"  logged {t['from']} → {t['to']}: {t['changes']} changes")
     say(f"wrote {db_path}")
+    if not report["in_source_list"] and report["new_versions"]:
+        say(f"note: {directory} is not in {sources_file}; a later `ingest build` of {db_path} leaves these "
+            f"versions out (run again with --register to keep them)")

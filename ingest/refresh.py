@@ -10,7 +10,8 @@ replaces the old one: a page that lost its API sections or most of its facts is 
 
 Where fetched text lives: an accepted page is written over its snapshot in data/ (the file the
 source list names), once the new KB is in place. So `ingest build` reproduces the KB from data/,
-`git diff data/snapshots` shows what AWS changed, and make's rebuild-when-newer keeps the refresh.
+`git diff data/snapshots` shows what AWS changed, and make's rebuild-when-newer keeps the refresh;
+the entry's `retrieved` date moves to the day of the fetch that brought the new text.
 A page whose form changes (the Japanese snapshot is a plain-text rendering; the site serves `.md`)
 gets a snapshot file of its new form, and its entry in the source list is pointed at it.
 """
@@ -469,7 +470,8 @@ def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
         path = base / "snapshots" / f"{t.key}.{t.lang}{ext}"
     t.snapshot = str(path)
     data = t.text.encode("utf-8")
-    if not (path.is_file() and path.read_bytes() == data):  # its date says when the text last changed
+    written = not (path.is_file() and path.read_bytes() == data)
+    if written:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
@@ -478,13 +480,14 @@ def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
     relative = os.path.relpath(path, base)
     if t.entry is None:
         _append_page_entry(sources_file, t, relative)
-    elif path != Path(t.entry.location):
-        _update_page_entry(sources_file, t.key, t.lang, {"file": relative, "format": t.format})
+    elif written or path != Path(t.entry.location):  # `retrieved` says since when the snapshot holds this text
+        _update_page_entry(sources_file, t.key, t.lang,
+                           {"file": relative, "format": t.format, "retrieved": t.retrieved_at[:10]})
 
 
 def _append_page_entry(sources_file: Path, t: PageRefresh, relative: str) -> None:
     entry = {"key": t.key, "lang": t.lang, "url": t.url, "file": relative, "format": t.format,
-             "attribution": f"fetched from {t.final_url} on {t.retrieved_at[:10]} by `ingest refresh`."}
+             "retrieved": t.retrieved_at[:10], "attribution": f"fetched from {t.final_url} on {t.retrieved_at[:10]} by `ingest refresh`."}
     block = "\n[[page]]\n" + "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in entry.items())
     text = sources_file.read_text(encoding="utf-8")
     _write_checked(sources_file, text.rstrip("\n") + "\n" + block)

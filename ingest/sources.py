@@ -14,6 +14,7 @@ from .model import Page, ReaderError
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_SOURCES = DATA_DIR / "sources.toml"
 REVISION_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.md$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class SourceError(RuntimeError):
@@ -30,6 +31,7 @@ class Source:
     is_current: bool = True
     revision: str | None = None
     revision_date: str | None = None
+    retrieved: str | None = None  # the day a snapshot was taken from the live page, as the source list says
 
     @property
     def is_url(self) -> bool:
@@ -42,17 +44,31 @@ def load_sources(path: Path = DEFAULT_SOURCES, *, with_history: bool = True) -> 
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SourceError(f"{path}: cannot read the source list ({exc})") from exc
     base = Path(path).parent
-    out = [Source(str(base / p["file"]), p["lang"], p.get("format"), p.get("url"), p.get("key"))
-           for p in config.get("page", [])]
+    out = []
+    for p in config.get("page", []):
+        retrieved = p.get("retrieved")
+        if retrieved is not None and not ISO_DATE.match(str(retrieved)):
+            raise SourceError(f"{path}: [[page]] {p.get('key')} ({p['lang']}): retrieved = {retrieved!r} "
+                              f"is not a date written YYYY-MM-DD")
+        out.append(Source(str(base / p["file"]), p["lang"], p.get("format"), p.get("url"), p.get("key"),
+                          retrieved=None if retrieved is None else str(retrieved)))
     if with_history:
         for h in config.get("history", []):
-            out.extend(history_sources(base / h["dir"], h["lang"], url=h.get("url"), key=h.get("key")))
+            directory = base / h["dir"]
+            if not directory.is_dir():
+                raise SourceError(f"{path}: the [[history]] directory {h['dir']!r} ({h.get('key')}, {h['lang']}) "
+                                  f"does not exist; restore it or remove that entry (--no-history builds without "
+                                  f"any revisions)")
+            out.extend(history_sources(directory, h["lang"], url=h.get("url"), key=h.get("key")))
     return out
 
 
 def history_sources(directory: Path, lang: str, *, url: str | None = None, key: str | None = None) -> list[Source]:
     """Dated revisions `YYYY-MM-DD_<commit>.md` of one page, oldest first."""
-    files = sorted(p for p in Path(directory).iterdir() if REVISION_FILE.match(p.name))
+    try:
+        files = sorted(p for p in Path(directory).iterdir() if REVISION_FILE.match(p.name))
+    except OSError as exc:
+        raise SourceError(f"{directory}: cannot list the revisions ({exc.strerror or exc})") from exc
     if not files:
         raise SourceError(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
     return [Source(str(p), lang, "md", url, key, is_current=False, revision=p.stem,

@@ -261,6 +261,6 @@ class PageVersion(SQLModel, table=True):
     ord: int = Field(description="0 = oldest version of the page in this KB")
     label: str = Field(description="revision label, or 'current'")
     version_date: str = Field(description="revision date, retrieval time, or the snapshot file's date")
-    date_source: str = Field(description="revision, retrieved, snapshot_file or build")
+    date_source: str = Field(description="revision (its commit date), retrieved (first fetched by `ingest refresh`), snapshot_retrieved (the source list's `retrieved` date), snapshot_file (the file's date) or build")
     is_current: bool
     content_sha256: str

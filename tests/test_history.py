@@ -40,7 +40,10 @@ def test_every_revision_and_the_current_page_is_a_dated_version(conn):
     assert [r["label"] for r in rows[:-1]] == REVISIONS  # 17, 2020-11-02 … 2023-03-10, none skipped
     assert [r["version_date"] for r in rows[:-1]] == [r[:10] for r in REVISIONS]
     assert rows[-1]["is_current"] and not any(r["is_current"] for r in rows[:-1])
-    assert rows[-1]["date_source"] in ("snapshot_file", "retrieved", "build")
+    # The current page is dated by the source list's `retrieved`, not by a clone's file dates.
+    declared = tomllib.loads((HISTORY.parents[2] / "sources.toml").read_text(encoding="utf-8"))["page"]
+    assert (rows[-1]["version_date"], rows[-1]["date_source"]) == (
+        next(p["retrieved"] for p in declared if p["lang"] == "en"), "snapshot_retrieved")
     assert conn.execute("select count(*) from page_version where lang = 'ja'").fetchone()[0] == 1
 
 
@@ -256,3 +259,58 @@ def test_ingest_history_registers_a_directory_skips_repeats_and_survives_builds(
 def test_ingest_history_refuses_a_directory_without_revisions(tmp_path):
     code, _, err = ingest("history", tmp_path, "--db", tmp_path / "kb.db")
     assert code == 1 and "no revision files named YYYY-MM-DD_<commit>.md" in err
+
+
+def test_ingest_history_of_a_second_copy_adds_no_version_and_registers_nothing(tmp_path):
+    """The corpus directory imported beside data/'s copy of the same 17 revisions."""
+    ws = make_workspace(tmp_path / "ws")
+    build(ws)
+    copy = tmp_path / "corpus-history"
+    shutil.copytree(HISTORY, copy)
+    listed = (ws / "sources.toml").read_bytes()
+    code, out, err = ingest("history", copy, "--db", ws / "kb.db", "--sources-file", ws / "sources.toml", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["new_versions"], report["registered"], report["new_transitions"]) == (0, False, [])
+    assert [s["revision"] for s in report["skipped_identical"]] == REVISIONS
+    assert all(s["same_as"] == s["revision"] and Path(s["same_as_file"]).parent == ws / "history" / "sagemaker-roles"
+               / "en" for s in report["skipped_identical"])
+    assert [v["label"] for v in report["versions"]][:-1] == REVISIONS  # 17 + the current page, not 34
+    assert (ws / "sources.toml").read_bytes() == listed
+
+
+def test_ingest_history_into_a_scratch_kb_leaves_the_shipped_source_list_alone(tmp_path):
+    shipped = (HISTORY.parents[2] / "sources.toml").read_bytes()
+    revs = tmp_path / "revs"
+    revs.mkdir()
+    # A revision the shipped history lacks: the current English text, dated before its snapshot.
+    shutil.copy(HISTORY.parents[2] / "snapshots" / "sagemaker-roles.en.md", revs / "2024-06-01_abcdef0.md")
+    code, out, err = ingest("history", revs, "--db", tmp_path / "kb.db", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["new_versions"], report["registered"], report["in_source_list"]) == (1, False, False)
+    assert [v["label"] for v in report["versions"]][-2:-1] == ["2024-06-01_abcdef0"]
+    assert (HISTORY.parents[2] / "sources.toml").read_bytes() == shipped
+    code, _, err = ingest("history", revs, "--db", tmp_path / "kb.db")
+    assert code == 0 and "--register" in err and "not in" in err
+
+
+def test_a_missing_history_directory_is_one_line_and_the_kb_stays(tmp_path):
+    ws = make_workspace(tmp_path / "ws")
+    build(ws)
+    before = (ws / "kb.db").read_bytes()
+    shutil.rmtree(ws / "history")
+    code, _, err = ingest("build", "--db", ws / "kb.db", "--sources-file", ws / "sources.toml")
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "the [[history]] directory 'history/sagemaker-roles/en' (sagemaker-roles, en) does not exist" in err
+    assert (ws / "kb.db").read_bytes() == before
+    code, _, err = ingest("build", "--db", ws / "kb.db", "--sources-file", ws / "sources.toml", "--no-history")
+    assert code == 0, err
+
+
+def test_a_malformed_retrieved_date_is_refused(tmp_path):
+    ws = make_workspace(tmp_path / "ws", with_history=False)
+    text = (ws / "sources.toml").read_text(encoding="utf-8")
+    (ws / "sources.toml").write_text(text.replace('retrieved = "', 'retrieved = "28/11/', 1), encoding="utf-8")
+    code, _, err = ingest("build", "--db", ws / "kb.db", "--sources-file", ws / "sources.toml")
+    assert code == 1 and "is not a date written YYYY-MM-DD" in err and not (ws / "kb.db").exists()

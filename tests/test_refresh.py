@@ -52,6 +52,16 @@ def make_workspace(dest: Path, langs=("en", "ja"), with_history=True) -> Path:
     return dest
 
 
+def retrieved(ws: Path, sources: str = "sources.toml") -> dict[str, str | None]:
+    """The `retrieved` date of each [[page]] of a source list, by language."""
+    pages = tomllib.loads((ws / sources).read_text(encoding="utf-8"))["page"]
+    return {p["lang"]: p.get("retrieved") for p in pages}
+
+
+def shipped_retrieved() -> dict[str, str | None]:
+    return retrieved(DATA_DIR)
+
+
 def ingest(*args) -> tuple[int, str, str]:
     result = CliRunner().invoke(ingest_cli.main, [str(a) for a in args])
     if result.exception and not isinstance(result.exception, SystemExit):
@@ -141,6 +151,8 @@ def test_a_changed_page_then_an_unchanged_one_and_kb_changes_names_what_differs(
                 ("action_added", "CreateImage", None, "iam:PassRole"),
                 ("action_added", "UpdateImage", None, "iam:PassRole")} <= kinds(report)
         assert (ws / "snapshots" / "sagemaker-roles.en.md").read_text(encoding="utf-8") == REV_2022_12_09
+        # The source list now dates the English snapshot by this fetch; the Japanese one keeps its date.
+        assert retrieved(ws) == {"en": p["retrieved_at"][:10], "ja": shipped_retrieved()["ja"]}
         with pytest.raises(query.KBError, match="no condition 'algorithm'"):
             query.requirements(query.connect(ws / "kb.db"), "CreateTrainingJob", ["algorithm"])
 
@@ -201,6 +213,7 @@ def test_same_content_is_unchanged_and_leaves_every_answer_alone(ws):
     assert p["new_sha256"] == p["old_sha256"]
     assert answers(ws / "kb.db") == before
     assert (ws / "snapshots" / "sagemaker-roles.en.md").read_bytes() == snapshot
+    assert retrieved(ws) == shipped_retrieved()  # the snapshot's text is not new: its date stays
 
 
 def test_base_url_fetches_every_page_of_the_list_from_a_mirror(tmp_path):
@@ -266,6 +279,7 @@ def test_a_failed_page_keeps_its_previous_facts_and_the_run_exits_non_zero(ws, n
     assert not report["ok"] and not report["facts_rebuilt"]
     assert answers(ws / "kb.db") == before
     assert (ws / "snapshots" / "sagemaker-roles.en.md").read_bytes() == snapshot
+    assert retrieved(ws) == shipped_retrieved()  # the snapshot's text is not new: its date stays
     conn = sqlite3.connect(ws / "kb.db")
     assert conn.execute("select status from refresh_run").fetchall() == [("failed",)]
     assert conn.execute("select status, reason from refresh_page").fetchone() == ("failed", p["reason"])
