@@ -73,8 +73,9 @@ def _with(options):
 def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, account, explain, lang, as_json):
     """An IAM policy for a role passed to API(s): the page's statements, with the request's resources.
 
-    --json prints the policy document alone (notes go to stderr); with --explain, --json prints
-    {"policy", "explain", "notes"}."""
+    Standard output is the policy document alone (the conditions used and the notes go to stderr),
+    so `> policy.json` gives a file IAM accepts; --explain annotates each statement with its page
+    sentence and request fields instead, and --explain --json prints {"policy", "explain", "notes"}."""
     data = _run(lambda: P.compose(obj.conn(), list(apis), list(conditions), scoped=scoped, lang=lang,
                                   requests=_requests(requests), input_kms_keys=list(input_kms_keys),
                                   region=region, account=account))
@@ -87,9 +88,10 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
         return
     if explain:
         _print_explained(data)
-    else:
+        _print_header_notes(data, err=False)
+    else:  # stdout stays one policy document (`> policy.json` works); the summary goes to the terminal
         click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False))
-    _print_header_notes(data)
+        _print_header_notes(data, err=True)
 
 
 def _print_explained(data: dict) -> None:
@@ -108,12 +110,12 @@ def _print_explained(data: dict) -> None:
     click.echo("  ]\n}")
 
 
-def _print_header_notes(data: dict) -> None:
+def _print_header_notes(data: dict, *, err: bool) -> None:
     conds = "; ".join(f"{api}: " + (", ".join(f"{c['key']} ({c['why']})" for c in cs) or "none")
                       for api, cs in data["conditions"].items())
-    click.echo(f"\n# {data['variant']} policy · {data['lang']} page · conditions — {conds}")
+    click.echo(f"\n# {data['variant']} policy · {data['lang']} page · conditions — {conds}", err=err)
     for note in data["notes"]:
-        click.echo(f"# note: {note}")
+        click.echo(f"# note: {note}", err=err)
 
 
 @click.command()

@@ -383,6 +383,11 @@ def test_cli_json_is_the_policy_document_alone(kb_db):
     doc = json.loads(run.stdout)
     assert set(doc) == {"Version", "Statement"} and all("Sid" in s for s in doc["Statement"])
     assert "note: CreateTrainingJob: a request cannot show condition 'kms_input'" in run.stderr
+    # Without --json too, standard output is the document alone: the summary and notes are on stderr.
+    plain = kb(kb_db, "policy", "CreateTrainingJob", "--request", str(REQUESTS / "create-training-job.json"))
+    assert plain.returncode == 0 and json.loads(plain.stdout) == doc
+    assert "# scoped policy · en page · conditions — CreateTrainingJob: kms_output (inferred from" in plain.stderr
+    assert "# note: CreateTrainingJob: a request cannot show condition 'kms_input'" in plain.stderr
 
 
 def test_cli_explain_and_stdin(kb_db):
