@@ -24,7 +24,19 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
 def _bare(resources: list[str]) -> tuple[str, ...]:
-    return tuple(sorted(_PLACEHOLDER.sub(r"\1", x) for x in resources))
+    return tuple(sorted(_arn_shape(_PLACEHOLDER.sub(r"\1", x)) for x in resources))
+
+
+def _arn_shape(resource: str) -> str:
+    """An ARN's region and account on the page are examples (`region`, `us-east-1`, `account-id`,
+    `111122223333`): only whether one is given is a fact, so `arn:aws:kms:region:account-id:key/k`
+    and `arn:aws:kms:{{us-east-1}}:{{111122223333}}:key/{{k}}` are the same resource."""
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return resource
+    parts[3] = parts[3] and "<region>"
+    parts[4] = parts[4] and "<account>"
+    return ":".join(parts)
 
 
 # --- facts of one version -------------------------------------------------------------------------

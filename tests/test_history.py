@@ -159,6 +159,16 @@ def test_the_change_log_between_the_shipped_versions(conn):
     s3 = [c for t in changelog.changes(conn, lang="en")["transitions"] for c in t["changes"]
           if c["kind"] == "resource_changed" and c["action"] == "s3:GetObject" and c["api"] == "CreateTrainingJob"]
     assert s3 == []
+    # So are example regions and accounts: CreateDomain's key ARN went from region:account-id to
+    # {{us-east-1}}:{{111122223333}} without changing; the ECR ARNs gained an account (it was empty).
+    resources = {c["api"]: c for c in current_changes(conn) if c["kind"] == "resource_changed"}
+    assert "CreateDomain" not in resources
+    assert resources["CreateModel"]["before"] == ["arn:aws:ecr:region::repository/my-repo"]
+    assert resources["CreateModel"]["after"] == ["arn:aws:ecr:{{us-east-1}}:111122223333:repository/{{my-repo}}"]
+
+
+def current_changes(conn) -> list[dict]:
+    return changelog.changes(conn, lang="en")["transitions"][-1]["changes"]
 
 
 def test_kb_changes_since_a_date(shipped_kb):
