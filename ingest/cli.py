@@ -21,6 +21,17 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def check_languages(langs) -> None:
+    """Refuse a --lang without a lexicon before anything is read or fetched."""
+    from .lexicon import UnknownLanguage, lexicon
+
+    for lang in langs:
+        try:
+            lexicon(lang)
+        except UnknownLanguage as exc:
+            _fail(f"--lang {lang}: {exc}")
+
+
 @click.group(cls=LazyGroup, lazy={"refresh": "ingest.refresh:refresh_command", "history": "ingest.history:history_command"})
 def main():
     """Build the SageMaker execution-role knowledge base from AWS's documentation."""
@@ -46,6 +57,7 @@ def build(db_path, locations, langs, sources_file, no_history, as_json):
     if locations:
         if len(langs) != len(locations):
             _fail("give one --lang for every --source (e.g. --source page.md --lang en)")
+        check_languages(langs)
         sources = [Source(loc, lang) for loc, lang in zip(locations, langs)]
     else:
         try:

@@ -419,10 +419,11 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
     answer `kb timeline` and `kb changes`, never `kb requirements`."""
     from kb.store import BuildError
 
-    from .cli import DEFAULT_DB, _fail
+    from .cli import DEFAULT_DB, _fail, check_languages
     from .model import ReaderError
     from .sources import DEFAULT_SOURCES
 
+    check_languages([lang])
     if register is None:  # a scratch KB elsewhere must not change the shipped source list
         register = sources_file is not None or db_path is None or db_path.resolve() == DEFAULT_DB.resolve()
     db_path = db_path or DEFAULT_DB

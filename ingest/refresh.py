@@ -549,11 +549,12 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
     it was)."""
     from kb.store import BuildError
 
-    from .cli import DEFAULT_DB, _fail
+    from .cli import DEFAULT_DB, _fail, check_languages
     from .sources import DEFAULT_SOURCES
 
     if len(langs) != len(locations):
         _fail("give one --lang for every --source (e.g. --source URL --lang en)")
+    check_languages(langs)
     if base_url and locations:
         _fail("--base-url applies to the source list's pages; give it or --source, not both")
     for url in [*locations, *([base_url] if base_url else [])]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .lexicon import lexicon
+from .lexicon import UnknownLanguage, lexicon
 from .model import Page, ReaderError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -93,7 +93,10 @@ def guess_format(location: str, text: str) -> str:
 def read_page(source: Source, text: str) -> Page:
     """Read text with the reader of its format, passing the language's own words in."""
     fmt = source.format or guess_format(source.location, text)
-    lex = lexicon(source.lang)
+    try:
+        lex = lexicon(source.lang)
+    except UnknownLanguage as exc:
+        raise ReaderError(str(exc)) from None
     url = source.url or (source.location if source.is_url else None)
     if fmt == "md":
         from .readers.markdown import read_markdown

@@ -148,6 +148,17 @@ def test_missing_source_is_one_clear_line_and_keeps_the_old_kb(tmp_path):
         build([Source(str(tmp_path / "gone.md"), "en")], db)
 
 
+def test_a_language_without_a_lexicon_is_refused_before_anything_is_read(tmp_path):
+    db = tmp_path / "kb.db"
+    run = subprocess.run([sys.executable, "-m", "ingest", "build", "--db", str(db),
+                          "--source", str(CURRENT_EN), "--lang", "fr"], capture_output=True, text=True)
+    assert run.returncode == 1 and not db.exists()
+    assert run.stderr == ("ingest: --lang fr: no lexicon for language 'fr': known are en, ja "
+                          "(a new language is a new ingest/lexicon/fr.toml)\n")
+    with pytest.raises(SourceError, match="no lexicon for language 'fr'"):  # a source list saying fr
+        build([Source(str(CURRENT_EN), "fr")], db)
+
+
 def test_build_from_explicit_sources_with_both_languages(tmp_path):
     db = tmp_path / "kb.db"
     run = subprocess.run([sys.executable, "-m", "ingest", "build", "--db", str(db),

@@ -57,14 +57,24 @@ class Lexicon:
 
 @lru_cache(maxsize=None)
 def lexicon(lang: str) -> Lexicon:
-    """The lexicon of a language; a page in a language without one is read with English rules."""
-    name = f"{lang}.toml"
+    """The lexicon of a language. A page in a language without one is refused: English rules would
+    find nothing in it, or, for a mislabelled English page, file English facts under that language."""
     files = resources.files(__package__)
+    name = f"{lang}.toml"
     if not files.joinpath(name).is_file():
-        name = "en.toml"
+        raise UnknownLanguage(f"no lexicon for language {lang!r}: known are {', '.join(known_languages())} "
+                              f"(a new language is a new ingest/lexicon/{lang}.toml)")
     return Lexicon(tomllib.loads(files.joinpath(name).read_text(encoding="utf-8")))
 
 
-def all_lexicons() -> list[Lexicon]:
+class UnknownLanguage(ValueError):
+    pass
+
+
+def known_languages() -> list[str]:
     files = resources.files(__package__)
-    return [lexicon(f.name[:-5]) for f in sorted(files.iterdir(), key=lambda f: f.name) if f.name.endswith(".toml")]
+    return sorted(f.name[:-5] for f in files.iterdir() if f.name.endswith(".toml"))
+
+
+def all_lexicons() -> list[Lexicon]:
+    return [lexicon(lang) for lang in known_languages()]
