@@ -7,6 +7,8 @@ canned queries, the home page and the live swap of a rebuilt KB file.
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import sys
 from pathlib import Path
 
@@ -38,7 +40,26 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> Non
     import uvicorn
 
     ds = make_datasette(db_path)
+    sock = listen(host, port)
     asyncio.run(ds.invoke_startup())
     print(f"kb: serving {Path(db_path)} as /{DB_NAME} on http://{host}:{port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)
+    config = uvicorn.Config(ds.app(), log_level="info", lifespan="on", workers=1)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is one line naming it (uvicorn would
+    log a traceback-like error and exit 1 after start-up)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        reason = ("is in use (another `kb serve`? pick another with --port)" if exc.errno == errno.EADDRINUSE
+                  else f"cannot be listened on: {exc.strerror or exc}")
+        raise query.KBError(f"{host}:{port} {reason}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -39,6 +39,15 @@ def test_kb_serve_answers_on_loopback(kb_db, kb_server):
     assert httpx.get(server.url + "/-/databases.json", timeout=10).json()[0]["name"] == "kb"
 
 
+def test_a_port_in_use_is_one_line_naming_it(kb_db, kb_server):
+    server = kb_server(kb_db)
+    run = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "serve", "--port", str(server.port)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr == f"kb: 127.0.0.1:{server.port} is in use (another `kb serve`? pick another with --port)\n"
+    assert httpx.get(server.url + PAGES, timeout=10).json() == [19]  # the first server is untouched
+
+
 def _open_files(pid: int, path: Path) -> list[str]:
     """What the server process holds open on `path` (a replaced file shows as "(deleted)")."""
     fds = Path(f"/proc/{pid}/fd")
