@@ -8,6 +8,7 @@ get it; everything applies to the database named `kb` only.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 import itertools
 import json
@@ -161,6 +162,8 @@ async def home(datasette, request, send):
     apis = await run_query(db, "apis", lang=lang)
     asked = request.args.get("api", "").strip()
     api = next((a for a in apis if asked.lower() in (a["api"].lower(), a["doc_spelling"].lower())), None)
+    near = difflib.get_close_matches(asked.lower(), {a["api"].lower(): a["api"] for a in apis}, n=1, cutoff=0.8)
+    suggestion = next((a["api"] for a in apis if near and a["api"].lower() == near[0]), None) if not api else None
     conditions, chosen, rows = [], [], []
     scoped = request.args.get("scoped") == "1"
     if api:
@@ -179,6 +182,7 @@ async def home(datasette, request, send):
     selection = {"api": api["api"] if api else asked, "conditions": ",".join(chosen), "scoped": "1" if scoped else ""}
     context = {
         "lang": lang, "apis": apis, "api": api, "asked_api": asked, "conditions": conditions, "chosen": chosen,
+        "suggestion": suggestion and {"api": suggestion, "url": "/?" + urlencode({"api": suggestion, "lang": lang})},
         "scoped": scoped, "rows": rows, "notes": _notes(api, conditions, chosen, scoped, rows),
         "policy_json": json.dumps(policy_document(rows), indent=2, ensure_ascii=False) if rows else None,
         "json_url": _query_url(datasette, "requirements", dict(selection, lang=lang, scoped="1" if scoped else "0"),

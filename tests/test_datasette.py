@@ -475,6 +475,11 @@ def test_home_page_notes(client):
     assert "no resource-scoped policy" in image.select_one(".notes").get_text()
     unknown = BeautifulSoup(client.get("/?lang=ja&api=NoSuchApi").text, "lxml")
     assert "NoSuchApi" in unknown.select_one(".error").get_text() and not unknown.select("#answer")
+    assert not unknown.select(".error a.suggestion")
+    for lang, wording in (("en", "Did you mean CreateTrainingJob?"), ("ja", "もしかして: CreateTrainingJob")):
+        typo = BeautifulSoup(client.get(f"/?lang={lang}&api=CreateTraningJob").text, "lxml")
+        assert wording in typo.select_one(".error").get_text()
+        assert typo.select_one(".error a.suggestion")["href"] == f"/?api=CreateTrainingJob&lang={lang}"
 
 
 def test_static_files_are_served(client):
