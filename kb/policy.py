@@ -878,7 +878,8 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     for action in sorted(need.must, key=str.lower):
         entry = _check_action(action, allows, denies, notes, need, with_request=bool(reqs))
         if entry:
-            missing.append({"action": action, "needed_by": sorted(need.must[action]), **entry})
+            missing.append({"action": action, "needed_by": sorted(need.must[action]), **entry,
+                            "source": need.sources.get(action)})
     comp_notes = []
     if reqs:
         comp = compose(conn, apis, conditions, lang=lang, requests=requests, input_kms_keys=input_kms_keys,
@@ -906,10 +907,11 @@ class _Needs:
     may: dict[str, set[str]]
     page_resources: dict[str, set[str]]
     page_conditions: dict[str, dict]
+    sources: dict[str, dict]  # action → where the page asks for it (section, its sentence, in `lang`)
 
 
 def _needs(conn, p: Plan, lang: str, scoped_only: bool) -> _Needs:
-    n = _Needs({}, {}, {}, {})
+    n = _Needs({}, {}, {}, {}, {})
     for api in p.apis:
         variants = [query.requirements(conn, api, list(p.chosen[api]), scoped, lang)
                     for scoped in ((True,) if scoped_only else (False, True))]
@@ -920,6 +922,7 @@ def _needs(conn, p: Plan, lang: str, scoped_only: bool) -> _Needs:
             n.may.setdefault(a, set()).add(api)
         for st in (st for v in variants for st in v["statements"]):
             for a in st["actions"]:
+                n.sources.setdefault(a, {k: st["source"][k] for k in ("url", "lang", "heading", "text")})
                 n.page_resources.setdefault(a, set()).update(st["resources"] or ["*"])
                 if st["condition"]:
                     n.page_conditions.setdefault(a, st["condition"])

@@ -153,6 +153,9 @@ def _print_audit(d: dict) -> None:
         click.echo(f"  {m['action']}{res}: {m['reason']}")
         if m.get("not_granted"):
             click.echo(f"    {len(m['not_granted'])} actions not granted, e.g. {', '.join(m['not_granted'][:5])}")
+        if m.get("source"):  # the page's own sentence, in the language asked for
+            quoted = f"「{m['source']['text']}」" if m['source']['lang'] == "ja" else f"“{m['source']['text']}”"
+            click.echo(click.style(f"    {quoted} {m['source']['url']}", fg="green"))
     click.echo(f"\nexcess ({len(d['excess'])} patterns)")
     for e in d["excess"]:
         listed = ", ".join(e["actions"][:8]) + (" …" if e["count"] > 8 else "") if "actions" in e else \

@@ -75,8 +75,10 @@ def test_notaction_allow_and_notaction_deny(conn):
 def test_notaction_allow_does_not_grant_what_it_excludes(conn):
     allow_only = ({"Statement": doc("power-user-notaction.json")[0]["Statement"][:1]}, "allow-only.json")
     got = P.audit(conn, [allow_only], ["CreateNotebookInstance"])
-    assert got["missing"] == [{"action": "iam:PassRole", "needed_by": ["CreateNotebookInstance"],
-                               "reason": "no Allow statement grants it"}]
+    [missing] = got["missing"]
+    assert missing["source"]["url"].endswith("#sagemaker-roles-createnotebookinstance-perms")
+    assert {k: v for k, v in missing.items() if k != "source"} == {
+        "action": "iam:PassRole", "needed_by": ["CreateNotebookInstance"], "reason": "no Allow statement grants it"}
     got = P.audit(conn, [doc("power-user-notaction.json")], ["CreateNotebookInstance"])
     [passrole] = [m for m in got["missing"] if m["action"] == "iam:PassRole"]
     assert passrole["reason"].startswith("denied by power-user-notaction.json#1 (Deny NotAction")
@@ -182,6 +184,23 @@ def test_cli_audit_json_and_strict(kb_db):
     assert kb(kb_db, "audit", str(ok), "--api", "CreateImage", "--strict").returncode == 2  # excess
     text = kb(kb_db, "audit", str(path), "--api", "CreateTrainingJob").stdout
     assert "s3:PutObject: denied by training-role-deny-wildcards.json#ReadOnlyData" in text
+
+
+def test_what_is_missing_cites_the_pages_sentence_in_the_language_asked(conn, kb_db):
+    """CreateTrainingJob's main policy, as each page introduces it (en .md line 1167; the ja page's
+    「CreateTrainingJob API: 実行ロールのアクセス許可」)."""
+    path = FIXTURES / "policies" / "training-role-deny-wildcards.json"
+    for lang, sentence in (
+            ("en", "For an execution role that you can pass in a CreateTrainingJob API request, you can attach "
+                   "the following permission policy to the role:"),
+            ("ja", "CreateTrainingJob API リクエストで渡すことのできる実行ロールについては、次のアクセス許可ポリシーを"
+                   "ロールにアタッチできます。")):
+        got = P.audit(conn, [doc(path.name)], ["CreateTrainingJob"], lang=lang)
+        sources = {m["action"]: m["source"] for m in got["missing"]}
+        assert sources["s3:PutObject"]["text"] == sentence and sources["s3:PutObject"]["lang"] == lang
+        assert sources["s3:PutObject"]["url"].endswith("#sagemaker-roles-createtrainingjob-perms")
+    text = kb(kb_db, "audit", str(path), "--api", "CreateTrainingJob", "--lang", "ja").stdout
+    assert f"    「{sentence}」 https://docs.aws.amazon.com/ja_jp/" in text
 
 
 @pytest.mark.parametrize("name,content,message", [
