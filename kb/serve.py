@@ -52,8 +52,10 @@ def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a port in use is one line naming it (uvicorn would
     log a traceback-like error and exit 1 after start-up)."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only
+        # then, and without it every response waits ~40 ms for a delayed ACK.
+        family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
         sock.bind((host, port))
         sock.listen(2048)

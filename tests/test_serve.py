@@ -48,6 +48,20 @@ def test_a_port_in_use_is_one_line_naming_it(kb_db, kb_server):
     assert httpx.get(server.url + PAGES, timeout=10).json() == [19]  # the first server is untouched
 
 
+def test_the_listening_socket_is_tcp_so_responses_are_not_delayed():
+    """asyncio turns Nagle off (TCP_NODELAY) on accepted connections only when the listening socket
+    says IPPROTO_TCP; with proto 0 every answer waited ~40 ms (make bench caught it)."""
+    import socket
+
+    from kb.serve import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        assert (sock.family, sock.type, sock.proto) == (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    finally:
+        sock.close()
+
+
 def _open_files(pid: int, path: Path) -> list[str]:
     """What the server process holds open on `path` (a replaced file shows as "(deleted)")."""
     fds = Path(f"/proc/{pid}/fd")
