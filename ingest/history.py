@@ -354,11 +354,8 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
     mine = {str(Path(r.location).resolve()) for r in revisions}
     if registered is None:
         listed += revisions
-    kept, _ = skip_repeated_revisions(listed)
-    new_versions = [s for s in kept if str(Path(s.location).resolve()) in mine]
     with writer_lock(db_path):
-        added = register and registered is None and bool(new_versions) and register_history(
-            sources_file, directory, key, lang, url)
+        known = _version_labels(db_path, key, lang)  # what the KB being replaced already holds
         run: dict = {}
 
         def finish(previous: Path, new: Path) -> None:
@@ -375,7 +372,13 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
                 conn.close()
 
         report = build(listed, db_path, finish=finish)
-    skipped = [(s, same) for s, same in report.skipped if str(Path(s.location).resolve()) in mine]
+        skipped = [(s, same) for s, same in report.skipped if str(Path(s.location).resolve()) in mine]
+        repeated = {s.location for s, _ in skipped}
+        versions = [r for r in revisions if r.location not in repeated]  # what only this directory gives
+        new_versions = sum(1 for r in versions if r.revision not in known)
+        # Registered once the KB holds the versions, and only when the directory gives one.
+        added = register and registered is None and bool(versions) and register_history(
+            sources_file, directory, key, lang, url)
     conn = sqlite3.connect(db_path)
     try:
         vers = conn.execute("select label, version_date, is_current from page_version where page_key = ? and lang = ? "
@@ -389,13 +392,26 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
     return {
         "db": str(db_path), "page_key": key, "lang": lang, "dir": str(directory),
         "registered": bool(added), "in_source_list": registered is not None or bool(added),
-        "revisions": len(revisions), "new_versions": len(new_versions),
+        "revisions": len(revisions), "versions_from_dir": len(versions), "new_versions": new_versions,
         "skipped_identical": [{"revision": s.revision, "same_as": same.revision,
                                **({"same_as_file": same.location} if Path(same.location).parent.resolve()
                                   != directory.resolve() else {})} for s, same in skipped],
         "versions": [{"label": label, "date": date, "is_current": bool(cur)} for label, date, cur in vers],
         "new_transitions": [{"from": a, "to": b, "date": d, "changes": n} for a, b, d, n in transitions],
     }
+
+
+def _version_labels(db_path: Path, key: str, lang: str) -> set[str]:
+    old = open_kb_readonly(db_path)
+    if old is None:
+        return set()
+    try:
+        if not changelog.has_table(old, "page_version"):
+            return set()
+        return {r[0] for r in old.execute("select label from page_version where page_key = ? and lang = ?",
+                                          [key, lang])}
+    finally:
+        old.close()
 
 
 @click.command("history")
@@ -446,6 +462,6 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
     for t in report["new_transitions"]:
         say(f"  logged {t['from']} → {t['to']}: {t['changes']} changes")
     say(f"wrote {db_path}")
-    if not report["in_source_list"] and report["new_versions"]:
+    if not report["in_source_list"] and report["versions_from_dir"]:
         say(f"note: {directory} is not in {sources_file}; a later `ingest build` of {db_path} leaves these "
             f"versions out (run again with --register to keep them)")

@@ -487,7 +487,8 @@ def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
 
 def _append_page_entry(sources_file: Path, t: PageRefresh, relative: str) -> None:
     entry = {"key": t.key, "lang": t.lang, "url": t.url, "file": relative, "format": t.format,
-             "retrieved": t.retrieved_at[:10], "attribution": f"fetched from {t.final_url} on {t.retrieved_at[:10]} by `ingest refresh`."}
+             "retrieved": t.retrieved_at[:10],
+             "attribution": f"fetched from {t.final_url} on {t.retrieved_at[:10]} by `ingest refresh`."}
     block = "\n[[page]]\n" + "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in entry.items())
     text = sources_file.read_text(encoding="utf-8")
     _write_checked(sources_file, text.rstrip("\n") + "\n" + block)

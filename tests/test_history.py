@@ -237,6 +237,7 @@ def test_ingest_history_registers_a_directory_skips_repeats_and_survives_builds(
     assert code == 0, err
     report = json.loads(out)
     assert (report["page_key"], report["registered"], report["revisions"]) == ("sagemaker-roles", True, 4)
+    assert (report["versions_from_dir"], report["new_versions"]) == (3, 3)
     assert report["skipped_identical"] == [{"revision": "2023-02-20_0000000", "same_as": "2023-02-18_e83cf46"}]
     assert [v["label"] for v in report["versions"]][:3] == [
         "2022-12-09_53d2932", "2023-02-18_e83cf46", "2023-03-10_0a58b94"]
@@ -258,7 +259,9 @@ def test_ingest_history_registers_a_directory_skips_repeats_and_survives_builds(
     # Idempotent, and a plain build keeps the versions (the directory is in the source list now).
     code, out, _ = ingest("history", revs, "--db", ws / "kb.db", "--sources-file", ws / "sources.toml", "--json")
     assert code == 0
-    assert (json.loads(out)["registered"], json.loads(out)["new_transitions"]) == (False, [])
+    again = json.loads(out)
+    assert (again["registered"], again["in_source_list"], again["new_transitions"]) == (False, True, [])
+    assert (again["versions_from_dir"], again["new_versions"]) == (3, 0)
     build(ws)
     assert guardrails() == ("2023-03-10_0a58b94", "2023-02-18_e83cf46")
     conn = sqlite3.connect(ws / "kb.db")
@@ -281,7 +284,8 @@ def test_ingest_history_of_a_second_copy_adds_no_version_and_registers_nothing(t
     code, out, err = ingest("history", copy, "--db", ws / "kb.db", "--sources-file", ws / "sources.toml", "--json")
     assert code == 0, err
     report = json.loads(out)
-    assert (report["new_versions"], report["registered"], report["new_transitions"]) == (0, False, [])
+    assert (report["versions_from_dir"], report["new_versions"], report["registered"]) == (0, 0, False)
+    assert report["new_transitions"] == []
     assert [s["revision"] for s in report["skipped_identical"]] == REVISIONS
     assert all(s["same_as"] == s["revision"] and Path(s["same_as_file"]).parent == ws / "history" / "sagemaker-roles"
                / "en" for s in report["skipped_identical"])
@@ -299,6 +303,7 @@ def test_ingest_history_into_a_scratch_kb_leaves_the_shipped_source_list_alone(t
     assert code == 0, err
     report = json.loads(out)
     assert (report["new_versions"], report["registered"], report["in_source_list"]) == (1, False, False)
+    assert report["versions_from_dir"] == 1
     assert [v["label"] for v in report["versions"]][-2:-1] == ["2024-06-01_abcdef0"]
     assert (HISTORY.parents[2] / "sources.toml").read_bytes() == shipped
     code, _, err = ingest("history", revs, "--db", tmp_path / "kb.db")
