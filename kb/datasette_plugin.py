@@ -8,7 +8,6 @@ get it; everything applies to the database named `kb` only.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import functools
 import itertools
 import json
@@ -26,7 +25,7 @@ from datasette.database import Database
 from datasette.utils.asgi import Response, asgi_static
 from jinja2 import FileSystemLoader
 
-from .query import connect
+from .query import closest, connect
 
 DB_NAME = "kb"
 LANGS = ("en", "ja")
@@ -162,8 +161,7 @@ async def home(datasette, request, send):
     apis = await run_query(db, "apis", lang=lang)
     asked = request.args.get("api", "").strip()
     api = next((a for a in apis if asked.lower() in (a["api"].lower(), a["doc_spelling"].lower())), None)
-    near = difflib.get_close_matches(asked.lower(), {a["api"].lower(): a["api"] for a in apis}, n=1, cutoff=0.8)
-    suggestion = next((a["api"] for a in apis if near and a["api"].lower() == near[0]), None) if not api else None
+    suggestion = closest(asked, [a["api"] for a in apis]) if asked and not api else None
     conditions, chosen, rows = [], [], []
     scoped = request.args.get("scoped") == "1"
     if api:

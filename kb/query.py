@@ -54,9 +54,9 @@ def resolve_api(conn, api: str, lang: str) -> str:
             """select distinct p.lang from requirement r join page p on p.id = r.page_id
                where p.is_current and p.lang != ? and lower(r.api_name) = lower(?) order by 1""", [lang, api])]
         hint = f" (the {', '.join(elsewhere)} page documents it: --lang {elsewhere[0]})" if elsewhere else ""
-        near = difflib.get_close_matches(api.lower(), {d.lower(): d for d in documented}, n=1, cutoff=0.8)
+        near = closest(api, documented)
         if near and not elsewhere:
-            hint = f" (did you mean {next(d for d in documented if d.lower() == near[0])}?)"
+            hint = f" (did you mean {near}?)"
         raise KBError(f"{api!r} has no permissions section on the {lang} page{hint}; documented APIs: "
                       + ", ".join(documented))
     if not conn.execute(f"select 1 from requirement where page_id in ({marks}) and api_name = ? limit 1",
@@ -69,6 +69,13 @@ def resolve_api(conn, api: str, lang: str) -> str:
         raise KBError(f"the {lang} page documents no permissions for {name}: it names it {where}; "
                       f"`kb apis --lang {lang}` lists what it documents")
     return name
+
+
+def closest(name: str, names: list[str]) -> str | None:
+    """The one of `names` that `name` most likely misspells (any case), or None."""
+    by_lower = {n.lower(): n for n in names}
+    near = difflib.get_close_matches(name.lower(), by_lower, n=1, cutoff=0.8)
+    return by_lower[near[0]] if near else None
 
 
 def api_named(conn, page_ids: list[int], text: str) -> str | None:

@@ -42,7 +42,8 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> Non
     ds = make_datasette(db_path)
     sock = listen(host, port)
     asyncio.run(ds.invoke_startup())
-    print(f"kb: serving {Path(db_path)} as /{DB_NAME} on http://{host}:{port}/ (Ctrl-C stops)",
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
+    print(f"kb: serving {Path(db_path)} as /{DB_NAME} on http://{shown}:{port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)
     config = uvicorn.Config(ds.app(), log_level="info", lifespan="on", workers=1)
     uvicorn.Server(config).run(sockets=[sock])
@@ -54,10 +55,10 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         # proto must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only
         # then, and without it every response waits ~40 ms for a delayed ACK.
-        family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
-        sock.bind((host, port))
+        sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
         reason = ("is in use (another `kb serve`? pick another with --port)" if exc.errno == errno.EADDRINUSE
