@@ -28,11 +28,15 @@ def _offline() -> list[str]:
     return []
 
 
-def crud_template(policy: dict) -> str:
+def crud_template(policy: dict, db: Path) -> str:
     """policy_sentry's CRUD template for the same actions and ARNs as `policy`."""
     import yaml
 
-    from kb.policy import _arn_formats, _catalog
+    from kb import query
+    from kb.policy.catalogue import Catalogue
+
+    conn = query.connect(db)
+    cat = Catalogue(conn)
 
     sections: dict[str, list[str]] = {}
     single: list[str] = []  # actions that take no resource
@@ -40,11 +44,11 @@ def crud_template(policy: dict) -> str:
     for stmt in policy["Statement"]:
         if stmt["Resource"] == ["*"]:
             for action in stmt["Action"]:
-                (skip if _arn_formats(action) else single).append(action)
+                (skip if cat.arn_formats(action) else single).append(action)
             continue
         for action in stmt["Action"]:
-            info = _catalog().lookup(action)
-            level = LEVELS.get((info.access_level or "").split(",")[0].strip()) if info else None
+            row = conn.execute("select access_level from action where name = ?", [cat.canonical(action)]).fetchone()
+            level = LEVELS.get((row[0] or "").split(",")[0].strip()) if row else None
             if level:
                 sections.setdefault(level, [])
                 sections[level] += [r for r in stmt["Resource"] if r not in sections[level]]
@@ -71,7 +75,7 @@ def main() -> None:
             print("policy_sentry not installed (pip install -e '.[bench]'): no comparison run")
             return
         template = Path(tmp) / "crud.yml"
-        template.write_text(crud_template(policy))
+        template.write_text(crud_template(policy, db))
         ps = prefix + [str(sentry), "write-policy", "--input-file", str(template)]
         run = subprocess.run(ps, capture_output=True, text=True)
         if run.returncode != 0:

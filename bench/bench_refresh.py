@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kb import changes as changelog
+from kb import history as changelog
 from tests.fixtures.refresh.loopback import LoopbackServer, page
 
 from .common import BIN, ROOT, summary, wall_times
@@ -90,7 +90,7 @@ def main() -> None:
             conn.execute("delete from page_change")
             conn.execute("delete from page_transition")
             t0 = time.perf_counter()
-            from ingest.history import record_changes, stamp_versions
+            from ingest.versions import record_changes, stamp_versions
 
             stamp_versions(conn)
             record_changes(conn, None, origin="build")

@@ -124,7 +124,7 @@ def _ms(seconds: float) -> str:
 
 
 def main() -> None:
-    from kb.datasette_plugin import load_queries
+    from kb.canned import load_queries
 
     with tempfile.TemporaryDirectory() as tmp:
         served = Path(tmp) / "kb.db"  # one file, read by both servers in turn

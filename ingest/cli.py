@@ -1,22 +1,24 @@
-"""`ingest`: build the knowledge base from documentation pages. Thin: parsing and progress only."""
+"""`ingest`: build, refresh and extend the knowledge base. Thin: options, progress and printing;
+the work is in ingest.build, ingest.refresh and ingest.history (imported when a command runs, so
+`ingest --help` is instant)."""
 
 from __future__ import annotations
 
 import json
-import os
+import sqlite3
 import sys
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlparse, urlsplit
 
 import click
 
-from kb.lazy_group import LazyGroup
+from kb import __version__, default_db
 
 from .sources import DEFAULT_SOURCES, Source, SourceError, load_sources
 
-DEFAULT_DB = Path(os.environ.get("KB_DB", Path(__file__).resolve().parent.parent / "data" / "kb.db"))
 
-
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"ingest: {message}", err=True)
     sys.exit(1)
 
@@ -32,28 +34,33 @@ def check_languages(langs) -> None:
             _fail(f"--lang {lang}: {exc}")
 
 
-@click.group(cls=LazyGroup, lazy={"refresh": "ingest.refresh:refresh_command", "history": "ingest.history:history_command"})
+db_option = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="KB file to write (default: data/kb.db or $KB_DB).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ingest", message="%(prog)s %(version)s")
 def main():
     """Build the SageMaker execution-role knowledge base from AWS's documentation."""
 
 
 @main.command()
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
-              show_default=True, help="KB file to write (replaced only after a successful build).")
+@db_option
 @click.option("--source", "locations", multiple=True, help="Page file or URL; repeat with --lang. Default: data/sources.toml.")
 @click.option("--lang", "langs", multiple=True, help="Language of the --source at the same position (en, ja, …).")
 @click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_SOURCES,
               show_default=True, help="Source list to build from when no --source is given.")
 @click.option("--no-history", is_flag=True, help="Leave out the dated revisions listed in the source list.")
-@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@json_option
 def build(db_path, locations, langs, sources_file, no_history, as_json):
     """Build the KB (atomically: the old file stays until the new one passes its check)."""
-    from kb.store import BuildError
-
     from .build import build as run_build
-    from .history import writer_lock
+    from .lock import writer_lock
     from .model import ReaderError
+    from .store import BuildError
 
+    db_path = db_path or default_db()
     if locations:
         if len(langs) != len(locations):
             _fail("give one --lang for every --source (e.g. --source page.md --lang en)")
@@ -81,8 +88,6 @@ def build(db_path, locations, langs, sources_file, no_history, as_json):
 
 def _fetch_text(source: Source) -> str:
     """A URL the user named on the command line: that host is allowed, and no other."""
-    from urllib.parse import urlparse
-
     from .fetch import FetchError, fetch
 
     try:
@@ -107,3 +112,115 @@ def build_summary(report) -> dict:
         })
     return {"db": str(report.db_path), "setup_s": round(report.setup_s, 4), "store_s": round(report.store_s, 4),
             "total_s": round(report.total_s, 4), "pages": pages}
+
+
+@main.command("refresh")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="KB file to refresh (default: data/kb.db or $KB_DB).")
+@click.option("--source", "locations", multiple=True, help="Page URL to fetch; repeat with --lang. Default: every "
+              "page of the source list.")
+@click.option("--lang", "langs", multiple=True, help="Language of the --source at the same position.")
+@click.option("--base-url", default=None, help="Fetch the source list's pages from this mirror (same paths).")
+@click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Source list (default: data/sources.toml); its snapshots receive accepted pages.")
+@click.option("--force", is_flag=True, help="Accept a page that lost most of its facts.")
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds per request.")
+@click.option("--retries", type=int, default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
+@click.option("--max-bytes", type=int, default=5_000_000, show_default=True, help="Largest page accepted.")
+@json_option
+def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes, as_json):
+    """Fetch the live pages and rebuild the KB from what changed; report what did.
+
+    Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
+    it was)."""
+    from .model import ReaderError
+    from .refresh import FetchPolicy, refresh
+    from .store import BuildError
+
+    if len(langs) != len(locations):
+        _fail("give one --lang for every --source (e.g. --source URL --lang en)")
+    check_languages(langs)
+    if base_url and locations:
+        _fail("--base-url applies to the source list's pages; give it or --source, not both")
+    for url in [*locations, *([base_url] if base_url else [])]:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            _fail(f"{url}: not an http(s) URL")
+    db_path = db_path or default_db()
+    policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes)
+    try:
+        report = refresh(db_path, sources_file or DEFAULT_SOURCES, explicit=list(zip(locations, langs)),
+                         base_url=base_url, force=force, policy=policy,
+                         progress=lambda msg: click.echo(msg, err=True))
+    except (SourceError, ReaderError, BuildError, sqlite3.Error, OSError) as exc:
+        _fail(f"refresh failed, {db_path} left unchanged: {exc}")
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_refresh(report)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_refresh(report) -> None:
+    from kb.history import summarize
+
+    for t in report.pages:
+        click.echo(f"{t.lang} {t.key}: {t.status}" + (f" — {t.reason}" if t.reason else ""), err=True)
+        for line in summarize(t.changes):
+            click.echo(f"    {line}", err=True)
+        if t.accepted:
+            click.echo(f"    snapshot {t.snapshot}", err=True)
+    verb = "rebuilt" if report.facts_rebuilt else "facts kept; run logged in"
+    click.echo(f"{verb} {report.db} (refresh #{report.run_id})", err=True)
+
+
+@main.command("history")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--lang", default="en", show_default=True, help="Language of the revisions.")
+@click.option("--key", default=None, help="Page key (default: the source list's, else the page title's anchor).")
+@click.option("--url", default=None, help="The page's URL, for citations (default: the source list's).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="KB file to rebuild (default: data/kb.db or $KB_DB).")
+@click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Source list the directory is registered in (default: data/sources.toml).")
+@click.option("--register/--no-register", default=None,
+              help="Add DIR to the source list so later builds keep its versions (default: only when the KB "
+                   "is data/kb.db or --sources-file is given).")
+@json_option
+def history_command(directory, lang, key, url, db_path, sources_file, register, as_json):
+    """Ingest DIR's dated revisions (YYYY-MM-DD_<commit>.md) as versions of one page.
+
+    The directory is registered in the source list, so every later build keeps them; a revision
+    identical to the one before it, or to a revision the KB already holds, is skipped. The versions
+    answer `kb timeline` and `kb changes`, never `kb requirements`."""
+    from .history import ingest_history
+    from .model import ReaderError
+    from .sources import REVISION_FILE
+    from .store import BuildError
+
+    check_languages([lang])
+    shipped = default_db()
+    if register is None:  # a scratch KB elsewhere must not change the shipped source list
+        register = sources_file is not None or db_path is None or db_path.resolve() == shipped.resolve()
+    db_path = db_path or shipped
+    sources_file = sources_file or DEFAULT_SOURCES
+    if not any(REVISION_FILE.match(p.name) for p in directory.iterdir()):
+        _fail(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
+    try:
+        report = ingest_history(directory, lang, db_path, sources_file, key=key, url=url, register=register)
+    except (SourceError, ReaderError, BuildError) as exc:
+        _fail(f"history not ingested, {db_path} left unchanged: {exc}")
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    say = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    say(f"{report['page_key']} ({lang}): {report['revisions']} revisions in {directory}, "
+        f"{report['new_versions']} of them new" + (", registered in the source list" if report["registered"] else ""))
+    for s in report["skipped_identical"]:
+        say(f"  skipped {s['revision']}: identical to {s.get('same_as_file') or s['same_as']}")
+    say(f"  {len(report['versions'])} versions: {report['versions'][0]['label']} … {report['versions'][-1]['label']}")
+    for t in report["new_transitions"]:
+        say(f"  logged {t['from']} → {t['to']}: {t['changes']} changes")
+    say(f"wrote {db_path}")
+    if not report["in_source_list"] and report["versions_from_dir"]:
+        say(f"note: {directory} is not in {sources_file}; a later `ingest build` of {db_path} leaves these "
+            f"versions out (run again with --register to keep them)")

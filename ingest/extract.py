@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from . import snippets as sn
 from .catalog import ApiMatch, ApiModel
+from .facts import iam_rules
 from .lexicon import Lexicon, lexicon
 from .model import CODE, LIST_ITEM, NOTE, PARAGRAPH, Block, Page, Section
 
@@ -184,7 +185,8 @@ def _role(snippet: Snippet, lex: Lexicon, in_api_section: bool, main_seen: bool)
         # A statement with a Principal grants someone else access to the role or a key:
         # it is never a requirement of the role itself.
         services = _principal_services(stmts)
-        return TRUST if services and any("AssumeRole" in a for s in stmts for a in s.actions) else KEY_POLICY
+        assume = {a.lower() for a in iam_rules()["trust_actions"]}
+        return TRUST if services and any(a.lower() in assume for s in stmts for a in s.actions) else KEY_POLICY
     if not in_api_section:
         return EXAMPLE
     if lex.says("key_policy", snippet.lead):

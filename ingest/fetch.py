@@ -24,7 +24,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-USER_AGENT = "sagemaker-roles-kb/0.1 (+ingest refresh)"
+from kb import __version__
+
+USER_AGENT = f"sagemaker-roles-kb/{__version__} (+ingest refresh)"
 DEFAULT_ALLOWED_HOSTS = ("docs.aws.amazon.com",)
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)

@@ -22,20 +22,19 @@ import json
 import os
 import re
 import sqlite3
-import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import click
+from kb.query import has_table
 
-from kb import changes as changelog
-from kb.store import sha256_text
-
-from . import history
+from . import changelog, store, versions
+from .build import build
 from .fetch import DEFAULT_ALLOWED_HOSTS, FetchError, candidate_urls, fetch
+from .lock import now_iso, write_atomically, writer_lock
 from .model import ReaderError
+from .revisions import fingerprint
 from .sources import Source, SourceError, guess_format, load_sources, read_file, read_page
 
 # The gate: a refreshed page keeping less than this share of its API sections or facts is rejected.
@@ -160,7 +159,7 @@ def fetch_page(t: PageRefresh, baseline: str | None, conditional: dict | None, p
     res, cond = _fetch_some_form(t, conditional, policy)
     if res is None:
         return
-    t.retrieved_at = history.now_iso()
+    t.retrieved_at = now_iso()
     t.fetched_url, t.final_url = res.url, res.final_url
     t.etag, t.last_modified = res.etag or cond.get("etag"), res.last_modified or cond.get("last_modified")
     if res.status == "not_modified":
@@ -169,13 +168,13 @@ def fetch_page(t: PageRefresh, baseline: str | None, conditional: dict | None, p
     t.http, t.fetched_sha256 = "ok", res.sha256
     t.format = _form(res.final_url, res.content_type, res.text)
     try:
-        t.fingerprint = history.fingerprint(res.text, t.format)
+        t.fingerprint = fingerprint(res.text, t.format)
         read_page(Source(res.final_url, t.lang, t.format, t.url, t.key), res.text)
     except ReaderError as exc:
         t.fail(f"unreadable {t.format} page: {exc}")
         return
     base_format = t.entry and (t.entry.format or guess_format(t.entry.location, baseline or ""))
-    if baseline is not None and base_format == t.format and history.fingerprint(baseline, base_format) == t.fingerprint:
+    if baseline is not None and base_format == t.format and fingerprint(baseline, base_format) == t.fingerprint:
         t.status, t.reason = "unchanged", "same content as the snapshot"
         return
     t.status, t.text = "changed", res.text
@@ -220,7 +219,7 @@ def _form(url: str, content_type: str | None, text: str) -> str:
 def _conditional(old: sqlite3.Connection | None, t: PageRefresh, baseline_sha: str | None) -> dict | None:
     """ETag / Last-Modified of the last fetch of the text the snapshot holds (only then is a 304 a
     statement about that text)."""
-    if old is None or baseline_sha is None or not changelog.has_table(old, "refresh_page"):
+    if old is None or baseline_sha is None or not has_table(old, "refresh_page"):
         return None
     row = old.execute(
         """select fetched_url, etag, last_modified from refresh_page
@@ -299,10 +298,10 @@ def refresh(db_path: Path, sources_file: Path, *, explicit: list[tuple[str, str]
     policy = policy or FetchPolicy()
     say = progress or (lambda msg: None)
     db_path, sources_file = Path(db_path), Path(sources_file)
-    report = RefreshReport(str(db_path), history.now_iso())
-    with history.writer_lock(db_path):
+    report = RefreshReport(str(db_path), now_iso())
+    with writer_lock(db_path):
         sources, report.pages = plan(sources_file, explicit, base_url)
-        old = history.open_kb_readonly(db_path)
+        old = versions.open_kb_readonly(db_path)
         try:
             for t in report.pages:
                 _fetch_one(t, old, policy, say)
@@ -326,7 +325,7 @@ def refresh(db_path: Path, sources_file: Path, *, explicit: list[tuple[str, str]
 
 def _fetch_one(t: PageRefresh, old, policy: FetchPolicy, say) -> None:
     baseline = read_file(t.entry.location) if t.entry is not None and Path(t.entry.location).is_file() else None
-    baseline_sha = sha256_text(baseline) if baseline is not None else None
+    baseline_sha = store.sha256_text(baseline) if baseline is not None else None
     before = _old_page(old, t.key, t.lang)
     t.old_sha256 = before[1] if before else None
     say(f"{t.lang} {t.key}: fetching {t.fetch_url}")
@@ -335,14 +334,12 @@ def _fetch_one(t: PageRefresh, old, policy: FetchPolicy, say) -> None:
         t.status, t.text = "new", baseline  # the snapshot is live, but this KB has never held the page
     elif t.status == "changed" and before is None:
         t.status = "new"
-    t.new_sha256 = sha256_text(t.text) if t.accepted else t.old_sha256
+    t.new_sha256 = store.sha256_text(t.text) if t.accepted else t.old_sha256
     say(f"{t.lang} {t.key}: {t.status}" + (f" ({t.reason})" if t.reason else ""))
 
 
 def _install(db_path: Path, sources: list[Source], report: RefreshReport, old, force: bool, say) -> list[str]:
     """Rebuild (pages accepted) or copy (none) the KB with this run logged, and swap it in."""
-    from .build import build
-
     rejected: list[str] = []
     while True:
         accepted = [t for t in report.pages if t.accepted]
@@ -396,8 +393,8 @@ def _log_run(conn: sqlite3.Connection, previous: Path, report: RefreshReport, *,
     """Add this run and its pages to the log, date the versions, record the changes. (A rebuilt
     file has the old log carried in first; a copied one holds it already.)"""
     if rebuilt:
-        history.carry_log(conn, previous)
-    report.finished_at = history.now_iso()
+        versions.carry_log(conn, previous)
+    report.finished_at = now_iso()
     status = "ok" if report.ok else "failed"
     report.run_id = conn.execute(
         "insert into refresh_run (command, started_at, finished_at, status, facts_rebuilt) values ('refresh', ?, ?, ?, ?)",
@@ -412,9 +409,9 @@ def _log_run(conn: sqlite3.Connection, previous: Path, report: RefreshReport, *,
             [report.run_id, t.key, t.lang, t.url, t.fetched_url, t.final_url, t.status, t.reason, t.http, t.format,
              t.old_sha256, t.new_sha256, t.fetched_sha256, t.fingerprint, t.etag, t.last_modified,
              t.retrieved_at or report.finished_at]).lastrowid
-    history.stamp_versions(conn)
+    versions.stamp_versions(conn)
     fetched = {(t.key, t.lang): (t.final_url, t.retrieved_at) for t in report.pages if t.accepted}
-    recorded = history.record_changes(conn, previous, origin="refresh", run_id=report.run_id, fetched=fetched)
+    recorded = versions.record_changes(conn, previous, origin="refresh", run_id=report.run_id, fetched=fetched)
     for t in report.pages:
         if t.accepted:
             t.changes = recorded.get((t.key, t.lang), [])
@@ -425,8 +422,6 @@ def _log_run(conn: sqlite3.Connection, previous: Path, report: RefreshReport, *,
 def _log_only(db_path: Path, report: RefreshReport) -> None:
     """No page changed: the KB's facts stay byte for byte; a copy with this run logged replaces it
     (never an in-place write: a running `kb serve` only ever sees complete files)."""
-    from kb import store
-
     if not db_path.is_file():
         raise SourceError(f"{db_path}: no KB to refresh and no page fetched; run `ingest build` first")
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.refresh")
@@ -437,7 +432,7 @@ def _log_only(db_path: Path, report: RefreshReport) -> None:
             src.backup(dst)
         finally:
             src.close()
-        if not changelog.has_table(dst, "page_version"):
+        if not has_table(dst, "page_version"):
             dst.close()
             store.create_tables(tmp)  # a KB built before the change log existed
             dst = sqlite3.connect(tmp)
@@ -523,65 +518,4 @@ def _update_page_entry(sources_file: Path, key: str, lang: str, values: dict[str
 
 def _write_checked(path: Path, text: str) -> None:
     tomllib.loads(text)  # never leave a source list that no longer parses
-    history.write_atomically(path, text)
-
-
-# --- the command ----------------------------------------------------------------------------------
-
-
-@click.command("refresh")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="KB file to refresh (default: data/kb.db or $KB_DB).")
-@click.option("--source", "locations", multiple=True, help="Page URL to fetch; repeat with --lang. Default: every "
-              "page of the source list.")
-@click.option("--lang", "langs", multiple=True, help="Language of the --source at the same position.")
-@click.option("--base-url", default=None, help="Fetch the source list's pages from this mirror (same paths).")
-@click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Source list (default: data/sources.toml); its snapshots receive accepted pages.")
-@click.option("--force", is_flag=True, help="Accept a page that lost most of its facts.")
-@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds per request.")
-@click.option("--retries", type=int, default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
-@click.option("--max-bytes", type=int, default=5_000_000, show_default=True, help="Largest page accepted.")
-@click.option("--json", "as_json", is_flag=True, help="Print the refresh report as JSON.")
-def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes, as_json):
-    """Fetch the live pages and rebuild the KB from what changed; report what did.
-
-    Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
-    it was)."""
-    from kb.store import BuildError
-
-    from .cli import DEFAULT_DB, _fail, check_languages
-    from .sources import DEFAULT_SOURCES
-
-    if len(langs) != len(locations):
-        _fail("give one --lang for every --source (e.g. --source URL --lang en)")
-    check_languages(langs)
-    if base_url and locations:
-        _fail("--base-url applies to the source list's pages; give it or --source, not both")
-    for url in [*locations, *([base_url] if base_url else [])]:
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            _fail(f"{url}: not an http(s) URL")
-    db_path = db_path or DEFAULT_DB
-    policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes)
-    try:
-        report = refresh(db_path, sources_file or DEFAULT_SOURCES, explicit=list(zip(locations, langs)),
-                         base_url=base_url, force=force, policy=policy,
-                         progress=lambda msg: click.echo(msg, err=True))
-    except (SourceError, ReaderError, BuildError, sqlite3.Error, OSError) as exc:
-        _fail(f"refresh failed, {db_path} left unchanged: {exc}")
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
-        _print_summary(report)
-    sys.exit(0 if report.ok else 1)
-
-
-def _print_summary(report: RefreshReport) -> None:
-    for t in report.pages:
-        click.echo(f"{t.lang} {t.key}: {t.status}" + (f" — {t.reason}" if t.reason else ""), err=True)
-        for line in changelog.summarize(t.changes):
-            click.echo(f"    {line}", err=True)
-        if t.accepted:
-            click.echo(f"    snapshot {t.snapshot}", err=True)
-    verb = "rebuilt" if report.facts_rebuilt else "facts kept; run logged in"
-    click.echo(f"{verb} {report.db} (refresh #{report.run_id})", err=True)
+    write_atomically(path, text)

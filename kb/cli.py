@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import click
 
-from . import query
+from . import __version__, default_db, query
 from .lazy_group import LazyGroup
 from .query import KBError
-
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "kb.db"
-LANGS = click.Choice(["en", "ja"])
-
-
-def _db_default() -> str:
-    return os.environ.get("KB_DB") or str(DEFAULT_DB)
 
 
 class _Ctx:
@@ -46,12 +37,14 @@ def _emit(data, as_json: bool, text_fn) -> None:
 
 
 @click.group(cls=LazyGroup, lazy={
-    "policy": "kb.policy_cli:policy",
-    "audit": "kb.policy_cli:audit",
-    "changes": "kb.history_cli:changes",
-    "timeline": "kb.history_cli:timeline",
+    "policy": "kb.cli_policy:policy",
+    "audit": "kb.cli_policy:audit",
+    "changes": "kb.cli_history:changes",
+    "timeline": "kb.cli_history:timeline",
 })
-@click.option("--db", default=_db_default, show_default="data/kb.db or $KB_DB", help="Knowledge base file.")
+@click.version_option(__version__, prog_name="kb", message="%(prog)s %(version)s")
+@click.option("--db", default=lambda: str(default_db()), show_default="data/kb.db or $KB_DB",
+              help="Knowledge base file.")
 @click.pass_context
 def main(ctx, db):
     """What a SageMaker execution role needs, from AWS's documentation."""
@@ -59,8 +52,9 @@ def main(ctx, db):
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-lang_option = click.option("--lang", type=LANGS, default="en", show_default=True,
-                           help="Which page answers (English prevails; ja shows the Japanese wording).")
+lang_option = click.option("--lang", default=None, metavar="LANG",
+                           help="Which language's page answers: a language of the KB (en, ja, …; default: the "
+                                "prevailing one, English, which the translations say prevails).")
 
 
 @main.command()
@@ -85,7 +79,8 @@ def requirements(obj, api, conditions, scoped, lang, as_json):
             click.echo(f"  ← {s['source']['heading']} [{s['source']['url']}]")
             click.echo(f"    “{s['source']['text']}”")
         for n in d["notes"]:
-            click.echo(f"\nnote: {n}")
+            hint = f" (--condition {n['condition']})" if n["kind"] == "main_policy_condition" else ""
+            click.echo(f"\nnote: {n['text']}{hint}")
 
     _emit(data, as_json, text)
 
@@ -150,14 +145,18 @@ def trust_policy(obj, lang, as_json):
 
 
 @main.command()
-@click.option("--lang", type=LANGS, default=None, help="Only this language's page.")
+@click.option("--lang", default=None, metavar="LANG", help="Only this language's page.")
 @click.option("--kind", default=None, help="Only findings of this kind (invalid_json, drift, …).")
 @click.option("--history", is_flag=True, help="Include findings in older revisions.")
 @json_option
 @click.pass_obj
 def check(obj, lang, kind, history, as_json):
     """Errors in the docs themselves: typos, fields not in the API model, bad JSON, drift."""
-    data = _run(lambda: query.findings(obj.conn(), lang, history, kind))
+    def run():
+        conn = obj.conn()
+        return query.findings(conn, query.check_lang(conn, lang) if lang else None, history, kind)
+
+    data = _run(run)
 
     def text(d):
         for f in d:
@@ -168,8 +167,8 @@ def check(obj, lang, kind, history, as_json):
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
 @click.pass_obj
 def serve(obj, host, port):
     """Serve the KB with Datasette (web UI, canned queries, JSON API)."""

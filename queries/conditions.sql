@@ -2,7 +2,7 @@
 -- labels: a condition is a feature of the request (a private VPC, a KMS key, …) that adds
 -- statements ("addition") or that the page's main policy itself depends on ("main policy").
 with asked as (
-  select :api as api, coalesce(nullif(:lang, ''), 'en') as lang
+  select :api as api, coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
 ),
 documented as (
   select r.api_name as api, r.condition_key as key, sn.role, sn.lead_text, sn.line, s.heading, s.anchor,
@@ -17,8 +17,10 @@ documented as (
     and (asked.api = '' or lower(r.api_name) = lower(asked.api))
 )
 select d.api, c.key,
-       case when asked.lang = 'ja' then coalesce(c.label_ja, c.label_en) else c.label_en end as label,
-       c.label_en, c.label_ja,
+       coalesce((select l.label from condition_label l where l.condition_key = c.key and l.lang = asked.lang),
+                (select l.label from condition_label l join language g on g.code = l.lang and g.prevails
+                 where l.condition_key = c.key)) as label,
+       (select json_group_object(l.lang, l.label) from condition_label l where l.condition_key = c.key) as labels,
        case when d.role in ('baseline', 'scoped') then 'main policy' else 'addition' end as applies_to,
        d.lead_text as source_text, d.heading, d.anchor as section_anchor, d.source_url
 from documented d

@@ -1,8 +1,9 @@
--- The English and the Japanese page side by side, per API × condition × policy variant: the
--- actions each requires, those only one of them has, and each page's own sentence (all APIs when
--- api is empty). English prevails, as the Japanese page itself says; differences come first.
+-- The prevailing (English) page and a translation side by side, per API × condition × policy
+-- variant: the actions each requires, those only one of them has, and each page's own sentence
+-- (all APIs when api is empty; every translation when lang is empty). English prevails, as the
+-- translations themselves say; differences come first.
 with asked as (
-  select :api as api
+  select :api as api, nullif(:lang, '') as lang, (select code from language where prevails) as prevailing
 ),
 granted as (  -- every action a current page allows, per requirement and language
   select r.api_name as api, r.condition_key as condition, r.variant, p.lang, sa.action,
@@ -17,10 +18,16 @@ granted as (  -- every action a current page allows, per requirement and languag
   where p.is_current and st.effect = 'Allow' and not sa.negated
     and (asked.api = '' or lower(r.api_name) = lower(asked.api))
 ),
+translations as (
+  select distinct g.lang from granted g join asked
+  where g.lang <> asked.prevailing and (asked.lang is null or g.lang = asked.lang)
+),
 presence as (
-  select api, condition, variant, action, max(lang = 'en') as in_en, max(lang = 'ja') as in_ja
-  from granted group by api, condition, variant, action
-  order by action
+  select t.lang as translation, g.api, g.condition, g.variant, g.action,
+         max(g.lang = asked.prevailing) as in_prevailing, max(g.lang = t.lang) as in_translation
+  from translations t join asked join granted g on g.lang in (asked.prevailing, t.lang)
+  group by t.lang, g.api, g.condition, g.variant, g.action
+  order by g.action
 ),
 sentence as (  -- each page's first sentence for the requirement
   select api, condition, variant, lang, lead_text, heading, source_url,
@@ -28,22 +35,23 @@ sentence as (  -- each page's first sentence for the requirement
   from granted
 ),
 side_by_side as (
-  select api, condition, variant,
-         group_concat(case when in_en and not in_ja then action end, ' ') as only_en,
-         group_concat(case when in_ja and not in_en then action end, ' ') as only_ja,
-         group_concat(case when in_en then action end, ' ') as en_actions,
-         group_concat(case when in_ja then action end, ' ') as ja_actions
-  from presence group by api, condition, variant
+  select translation, api, condition, variant,
+         group_concat(case when in_prevailing and not in_translation then action end, ' ') as only_prevailing,
+         group_concat(case when in_translation and not in_prevailing then action end, ' ') as only_translation,
+         group_concat(case when in_prevailing then action end, ' ') as prevailing_actions,
+         group_concat(case when in_translation then action end, ' ') as translation_actions
+  from presence group by translation, api, condition, variant
 )
-select b.api, b.condition, b.variant,
-       b.only_en is not null or b.only_ja is not null as differs,
-       b.only_en, b.only_ja, b.en_actions, b.ja_actions,
-       en.heading as en_heading, ja.heading as ja_heading,
-       en.lead_text as en_text, ja.lead_text as ja_text,
-       en.source_url as en_url, ja.source_url as ja_url
+select b.translation as lang, b.api, b.condition, b.variant,
+       b.only_prevailing is not null or b.only_translation is not null as differs,
+       b.only_prevailing, b.only_translation, b.prevailing_actions, b.translation_actions,
+       en.heading as prevailing_heading, tr.heading as translation_heading,
+       en.lead_text as prevailing_text, tr.lead_text as translation_text,
+       en.source_url as prevailing_url, tr.source_url as translation_url
 from side_by_side b
-left join sentence en on en.nth = 1 and en.lang = 'en' and en.api = b.api
+join asked
+left join sentence en on en.nth = 1 and en.lang = asked.prevailing and en.api = b.api
   and en.condition is b.condition and en.variant is b.variant
-left join sentence ja on ja.nth = 1 and ja.lang = 'ja' and ja.api = b.api
-  and ja.condition is b.condition and ja.variant is b.variant
-order by differs desc, b.api, b.condition is not null, b.condition, b.variant
+left join sentence tr on tr.nth = 1 and tr.lang = b.translation and tr.api = b.api
+  and tr.condition is b.condition and tr.variant is b.variant
+order by differs desc, b.translation, b.api, b.condition is not null, b.condition, b.variant

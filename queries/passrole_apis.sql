@@ -2,7 +2,7 @@
 -- language: the API model's spelling, the page's own spelling when it differs (a typo on the page),
 -- and whether the page also documents the API's permissions in a section of its own.
 with asked as (
-  select coalesce(nullif(:lang, ''), 'en') as lang
+  select coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
 )
 select m.api_name as api,
        group_concat(distinct nullif(m.doc_spelling, m.api_name)) as page_spelling,

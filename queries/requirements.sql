@@ -4,7 +4,7 @@
 -- action and resource, in the page's order, each citing its section and the page's own sentence.
 with asked as (
   select :api as api,
-         coalesce(nullif(:lang, ''), 'en') as lang,
+         coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang,
          ',' || replace(:conditions, ' ', '') || ',' as conditions,  -- ',vpc,kms_input,': whole keys only
          :scoped = '1' as scoped
 ),
@@ -27,9 +27,11 @@ variant as (  -- no scoped variant on the page: its main policy answers
 )
 -- distinct: a resource printed twice in one statement is one row
 select distinct r.api_name as api, p.lang, r.variant, r.condition_key as condition,
-       case when p.lang = 'ja' then coalesce(c.label_ja, c.label_en) else c.label_en end as condition_label,
+       coalesce((select l.label from condition_label l where l.condition_key = r.condition_key and l.lang = p.lang),
+                (select l.label from condition_label l join language g on g.code = l.lang and g.prevails
+                 where l.condition_key = r.condition_key)) as condition_label,
        st.id as statement_id, st.effect, sa.action, sa.negated,
-       coalesce(sr.resource, '*') as resource, st.resource_given,
+       sr.resource, st.resource_given,  -- resource null: the page gives none (resource_given 0)
        st.condition_json as condition_block,
        s.anchor as section_anchor, s.heading,
        p.url || coalesce('#' || s.anchor, '') as source_url,
@@ -42,7 +44,6 @@ join snippet sn on sn.id = r.snippet_id
 join statement st on st.snippet_id = sn.id
 join statement_action sa on sa.statement_id = st.id
 left join statement_resource sr on sr.statement_id = st.id
-left join condition c on c.key = r.condition_key
 join asked
 where r.condition_key is null or instr(asked.conditions, ',' || r.condition_key || ',') > 0
 order by sn.line, st.ord, sa.id, sr.ord

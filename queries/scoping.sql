@@ -2,7 +2,7 @@
 -- of which API (all APIs when api is empty). A field the API model does not have is flagged, with
 -- the model's real path when one is known: the page's errata, in the page's own sentence.
 with asked as (
-  select :api as api, coalesce(nullif(:lang, ''), 'en') as lang
+  select :api as api, coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
 )
 select r.api_name as api,
        (select group_concat(value, ' ') from json_each(r.actions_json)) as actions,

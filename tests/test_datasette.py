@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from ingest.build import build
 from ingest.sources import Source
 from kb import query
-from kb.datasette_plugin import QUERIES, load_queries
+from kb.canned import QUERIES, load_queries
 from kb.serve import make_datasette
 from tests import expectations as X
 
@@ -39,8 +39,8 @@ COLUMNS = {
                      "source_url", "source_text"],
     "apis": ["api", "doc_spelling", "heading", "section_anchor", "source_url", "has_scoped_variant", "conditions",
              "passes_role"],
-    "conditions": ["api", "key", "label", "label_en", "label_ja", "applies_to", "source_text", "heading",
-                   "section_anchor", "source_url"],
+    "conditions": ["api", "key", "label", "labels", "applies_to", "source_text", "heading", "section_anchor",
+                   "source_url"],
     "apis_for_action": ["api", "condition", "condition_label", "variant", "action", "page_grants_wildcard", "heading",
                         "section_anchor", "source_url", "source_text"],
     "scoping": ["api", "actions", "request_api", "field", "in_api_model", "suggested_field", "source_text", "heading",
@@ -48,8 +48,9 @@ COLUMNS = {
     "passrole_apis": ["api", "page_spelling", "has_permissions_section", "heading", "section_anchor", "source_url"],
     "search": ["lang", "heading", "section_anchor", "source_url", "snippet", "rank"],
     "findings": ["kind", "severity", "subject", "detail", "lang", "heading", "section_anchor", "source_url", "line"],
-    "drift": ["api", "condition", "variant", "differs", "only_en", "only_ja", "en_actions", "ja_actions",
-              "en_heading", "ja_heading", "en_text", "ja_text", "en_url", "ja_url"],
+    "drift": ["lang", "api", "condition", "variant", "differs", "only_prevailing", "only_translation",
+              "prevailing_actions", "translation_actions", "prevailing_heading", "translation_heading",
+              "prevailing_text", "translation_text", "prevailing_url", "translation_url"],
 }
 
 
@@ -110,7 +111,10 @@ def test_each_canned_query_page_shows_its_sql_and_both_titles(client, name):
     r = client.get(f"/kb/{name}?" + urlencode(q["example"]))
     assert r.status_code == 200
     soup = BeautifulSoup(r.text, "lxml")
-    assert soup.select_one("pre#sql-query").get_text() == q["sql"]
+    # the SQL is folded away (hide_sql): the form comes first, a link shows the SQL
+    assert soup.select_one("pre#sql-query") is None and soup.select_one(".show-hide-sql a").get_text() == "show"
+    shown = BeautifulSoup(client.get(f"/kb/{name}?" + urlencode({**q["example"], "_show_sql": 1})).text, "lxml")
+    assert shown.select_one("pre#sql-query").get_text() == q["sql"]
     assert q["title"]["en"] in soup.h1.get_text() and q["title"]["ja"] in soup.h1.get_text()
     assert soup.select_one('p[lang="ja"]').get_text() == q["description"]["ja"]
     # the parameters are a form, never text spliced into the SQL
@@ -247,8 +251,8 @@ def test_conditions_per_api_with_both_labels(client):
     ja = client.rows("conditions", api="CreateTrainingJob", lang="ja")
     assert [r["key"] for r in ja] == ["vpc", "kms_input", "kms_output", "kms_volume"]  # no AlgorithmArn on ja
     vpc = ja[0]
-    assert (vpc["label"], vpc["label_en"], vpc["label_ja"]) == (
-        "プライベート VPC (VpcConfig)", "Private VPC (VpcConfig)", "プライベート VPC (VpcConfig)")
+    assert vpc["label"] == "プライベート VPC (VpcConfig)"
+    assert json.loads(vpc["labels"]) == {"en": "Private VPC (VpcConfig)", "ja": "プライベート VPC (VpcConfig)"}
     en = client.rows("conditions", api="CreateTrainingJob", lang="en")
     # in the page's order: the AlgorithmArn paragraph comes before the VPC one
     assert [r["key"] for r in en] == ["algorithm", "vpc", "kms_input", "kms_output", "kms_volume"]
@@ -275,21 +279,21 @@ def test_findings_are_the_page_errata_and_drift(client):
 
 def test_drift_side_by_side(client):
     image = client.rows("drift", api="CreateImage")
-    assert [(r["condition"], r["variant"], r["differs"], r["only_en"], r["only_ja"]) for r in image] == [
-        (None, "default", 1, None, "iam:PassRole")]
-    assert image[0]["en_heading"] == "CreateImage and UpdateImage APIs: Execution Role Permissions"
-    assert image[0]["ja_heading"] == "CreateImage および UpdateImage APIs 実行ロールのアクセス許可"
-    assert image[0]["ja_url"] == JA_URL + "#sagemaker-roles-createimage-perms"
+    assert [(r["lang"], r["condition"], r["variant"], r["differs"], r["only_prevailing"], r["only_translation"])
+            for r in image] == [("ja", None, "default", 1, None, "iam:PassRole")]
+    assert image[0]["prevailing_heading"] == "CreateImage and UpdateImage APIs: Execution Role Permissions"
+    assert image[0]["translation_heading"] == "CreateImage および UpdateImage APIs 実行ロールのアクセス許可"
+    assert image[0]["translation_url"] == JA_URL + "#sagemaker-roles-createimage-perms"
     model = client.rows("drift", api="CreateModel")
     assert {(r["condition"], r["variant"]) for r in model} == {
         (None, "default"), (None, "scoped"), ("vpc", None), ("guardrails", None)}
     assert not any(r["differs"] for r in model)
     vpc = [r for r in model if r["condition"] == "vpc"][0]
-    assert set(vpc["en_actions"].split()) == set(vpc["ja_actions"].split()) == CREATE_MODEL_VPC
-    assert (vpc["en_text"], vpc["ja_text"]) == ("If you specify a private VPC for your model, add the following permissions:",
+    assert set(vpc["prevailing_actions"].split()) == set(vpc["translation_actions"].split()) == CREATE_MODEL_VPC
+    assert (vpc["prevailing_text"], vpc["translation_text"]) == ("If you specify a private VPC for your model, add the following permissions:",
                                                 JA_VPC_SENTENCE)
     every = client.rows("drift")
-    assert {(r["api"], r["condition"], r["only_en"] is not None) for r in every if r["differs"]} == {
+    assert {(r["api"], r["condition"], r["only_prevailing"] is not None) for r in every if r["differs"]} == {
         ("CreateImage", None, False), ("UpdateImage", None, False), ("CreateTrainingJob", "algorithm", True),
         *{("CreateAutoMLJobV2", c, True) for c in (None, "vpc", "kms_input", "kms_output", "kms_volume")}}
 
@@ -421,9 +425,10 @@ def test_home_page_answers_create_model_with_vpc_in_japanese(client):
     policy = json.loads(soup.select_one("#policy-json").get_text())
     assert policy["Version"] == "2012-10-17"
     assert [set(s["Action"]) for s in policy["Statement"]] == [CREATE_MODEL_MAIN, CREATE_MODEL_VPC]
-    assert [s["Resource"] for s in policy["Statement"]] == ["*", "*"]
-    # the VPC statement has no Resource on the page: said so, in Japanese
+    assert [s["Resource"] for s in policy["Statement"]] == [["*"], ["*"]]
+    # the VPC statement has no Resource on the page: said so, in Japanese, and not invented in the table
     assert "Resource を示していません" in soup.select_one(".notes").get_text()
+    assert {r["resource"] for r in rows if r["action"].startswith("ec2:")} == {"(ページに記載なし)"}
     # the same answer as JSON, one click away
     json_link = soup.select_one(".json-link a")["href"]
     assert json_link.startswith("/kb/requirements.json?") and "_shape=array" in json_link
@@ -439,8 +444,8 @@ def test_home_page_has_the_empty_policy_panel_placeholder(client):
 def test_home_page_explains_itself_in_both_languages_and_lists_the_apis(client):
     soup = BeautifulSoup(client.get("/").text, "lxml")
     assert soup.html["lang"] == "en"
-    assert "execution role" in soup.select_one('.intro p[lang="en"]').get_text()
-    assert "実行ロール" in soup.select_one('.intro p[lang="ja"]').get_text()
+    assert "execution role" in soup.select_one(".intro p").get_text()
+    assert "実行ロール" in BeautifulSoup(client.get("/?lang=ja").text, "lxml").select_one(".intro p").get_text()
     assert [o["value"] for o in soup.select("#api option") if o["value"]] == sorted(X.EN)
     ja = BeautifulSoup(client.get("/?lang=ja").text, "lxml")
     assert [o["value"] for o in ja.select("#api option") if o["value"]] == sorted(X.JA)  # no CreateAutoMLJobV2
@@ -483,10 +488,15 @@ def test_home_page_notes(client):
 
 
 def test_static_files_are_served(client):
-    js = client.get("/-/kb/static/kb.js")
+    """From the plugin package's static/, where Datasette serves every plugin's."""
+    soup = BeautifulSoup(client.get("/").text, "lxml")
+    css = soup.select_one('link[rel="stylesheet"]')["href"]
+    scripts = [s["src"] for s in soup.select("script[src]")]
+    assert css.startswith("/-/static-plugins/") and css.endswith("/kb.css")
+    assert client.get(css).status_code == 200
+    js = client.get(next(s for s in scripts if s.endswith("/kb.js")))
     assert js.status_code == 200 and "requestSubmit" in js.text
-    assert client.get("/-/kb/static/kb.css").status_code == 200
-    assert client.get("/-/kb/static/../datasette_plugin.py").status_code == 404
+    assert client.get(css.replace("kb.css", "../__init__.py")).status_code == 404
 
 
 def test_doc_text_is_always_shown_escaped(tmp_path):

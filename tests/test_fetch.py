@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ingest import fetch as fetch_mod
+from kb import __version__
 from ingest.fetch import USER_AGENT, FetchError, candidate_urls, fetch, strip_see_also
 
 ETAG = '"v1-5f2c"'
@@ -171,7 +172,7 @@ def test_happy_path(server):
 def test_user_agent_and_accept(server):
     r = get(server, "/headers")
     sent = json.loads(r.text)
-    assert sent["User-Agent"] == USER_AGENT == "sagemaker-roles-kb/0.1 (+ingest refresh)"
+    assert sent["User-Agent"] == USER_AGENT == f"sagemaker-roles-kb/{__version__} (+ingest refresh)"
     assert sent["Accept"].startswith("text/markdown")
     assert "If-None-Match" not in sent and "If-Modified-Since" not in sent
 

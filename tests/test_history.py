@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.history import skip_repeated_revisions
+from ingest.revisions import skip_repeated_revisions
 from ingest.sources import history_sources
-from kb import changes as changelog
+from kb import history as changelog
 from kb import query
 from tests.test_refresh import BIN, HISTORY, build, ingest, make_workspace
 
@@ -184,7 +184,7 @@ def test_kb_changes_since_a_date(shipped_kb):
 
 
 def _canned(conn, name: str, **params):
-    return conn.execute((QUERIES / f"{name}.sql").read_text(encoding="utf-8"), params).fetchall()
+    return query.run_canned(conn, name, **params)
 
 
 def test_canned_timeline_query(conn):
@@ -215,7 +215,7 @@ def test_canned_queries_are_described_in_both_languages():
     import yaml
 
     entries = yaml.safe_load(meta)
-    for name, params in (("changes", ["since", "lang", "kind"]), ("timeline", ["subject", "condition", "lang"])):
+    for name, params in (("changes", ["since", "lang", "kind"]), ("timeline", ["subject", "condition", "lang", "page"])):
         assert set(entries[name]["title"]) == {"en", "ja"} and set(entries[name]["description"]) == {"en", "ja"}
         assert entries[name]["params"] == params
 

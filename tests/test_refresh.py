@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest import cli as ingest_cli
-from ingest.history import writer_lock
+from ingest.lock import writer_lock
 from ingest.sources import DATA_DIR
 from kb import query
 from tests.fixtures.refresh.loopback import LoopbackServer, Reply, page, redirect

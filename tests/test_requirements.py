@@ -42,7 +42,7 @@ def test_every_statement_cites_its_page_section_and_sentence(conn):
                           "#sagemaker-roles-createmodel-perms")
     assert src["heading"] == "CreateModel API: 実行ロールのアクセス許可"
     assert src["text"] == "モデルにプライベート VPC を指定する場合は、次のアクセス許可を追加します。"
-    assert vpc["resources"] is None and any("no Resource" in n for n in got["notes"])
+    assert vpc["resources"] is None and any(n["kind"] == "no_resource" for n in got["notes"])
     assert got["conditions"][0]["label"] == "プライベート VPC (VpcConfig)"
 
 
@@ -61,7 +61,8 @@ def test_key_policy_is_never_a_role_requirement(conn):
 
 def test_condition_main_policy_is_explained_when_missing(conn):
     got = query.requirements(conn, "CreateDomain")
-    assert got["actions"] == [] and any("--condition kms_domain" in n for n in got["notes"])
+    assert got["actions"] == [] and any(n["kind"] == "main_policy_condition" and n["condition"] == "kms_domain"
+                                        and "kms_domain" in n["text"] for n in got["notes"])
 
 
 @pytest.mark.parametrize("lang,expected", [("en", X.PASSROLE_EN), ("ja", X.PASSROLE_JA)])

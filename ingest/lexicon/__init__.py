@@ -1,12 +1,23 @@
-"""Per-language lexicons: the only place where page wording is written down."""
+"""Per-language lexicons: the only place where page wording and interface words are written down.
+
+A lexicon is `<lang>.toml` in this directory, or in a directory listed in $KB_LEXICONS
+(`:`-separated; a test or a translator adds a language there without touching the package).
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+_LANG_FILE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\.toml$")
+PHRASE_GROUPS = ("api_section_heading", "scoped_variant", "key_policy", "scoping_intro", "condition_lead",
+                 "prose_requirement")
 
 
 def squash(text: str) -> str:
@@ -24,23 +35,24 @@ class ConditionPhrase:
     label: str
     patterns: tuple[re.Pattern, ...]
     request_fields: tuple[str, ...] = ()  # request members that show the condition (English lexicon)
+    set_by_option: str | None = None  # the `kb policy` option standing for it when no member shows it
 
 
 class Lexicon:
-    def __init__(self, data: dict):
+    def __init__(self, data: dict[str, Any], path: Path):
+        self.path = path
         self.lang: str = data["lang"]
+        self.name: str = data.get("name", self.lang)
+        self.prevails: bool = bool(data.get("prevails", False))
+        self.ui: dict[str, str] = dict(data.get("ui", {}))
         self.note_labels: dict[str, str] = data["note_labels"]
         self.disclaimer_markers: list[str] = data["disclaimer_markers"]
         self.passrole_action: str = data["passrole_action"]
-        self._groups = {
-            name: _compile(data[name])
-            for name in ("api_section_heading", "scoped_variant", "key_policy", "scoping_intro",
-                         "condition_lead", "prose_requirement")
-        }
+        self._groups = {name: _compile(data.get(name, [])) for name in PHRASE_GROUPS}
         self.conditions = [
-            ConditionPhrase(key, spec["label"], tuple(_compile(spec["patterns"])),
-                            tuple(spec.get("request_fields", ())))
-            for key, spec in data["conditions"].items()
+            ConditionPhrase(key, spec["label"], tuple(_compile(spec.get("patterns", []))),
+                            tuple(spec.get("request_fields", ())), spec.get("set_by_option"))
+            for key, spec in data.get("conditions", {}).items()
         ]
 
     def says(self, group: str, text: str) -> bool:
@@ -55,25 +67,43 @@ class Lexicon:
         return None
 
 
-@lru_cache(maxsize=None)
-def lexicon(lang: str) -> Lexicon:
-    """The lexicon of a language. A page in a language without one is refused: English rules would
-    find nothing in it, or, for a mislabelled English page, file English facts under that language."""
-    files = resources.files(__package__)
-    name = f"{lang}.toml"
-    if not files.joinpath(name).is_file():
-        raise UnknownLanguage(f"no lexicon for language {lang!r}: known are {', '.join(known_languages())} "
-                              f"(a new language is a new ingest/lexicon/{lang}.toml)")
-    return Lexicon(tomllib.loads(files.joinpath(name).read_text(encoding="utf-8")))
-
-
 class UnknownLanguage(ValueError):
     pass
 
 
+def _directories() -> list[Path]:
+    extra = [Path(d) for d in os.environ.get("KB_LEXICONS", "").split(os.pathsep) if d]
+    return [HERE, *extra]
+
+
+def _files() -> dict[str, Path]:
+    """language → its lexicon file (a later directory of $KB_LEXICONS adds, never replaces)."""
+    out: dict[str, Path] = {}
+    for directory in _directories():
+        if directory.is_dir():
+            for f in sorted(directory.iterdir()):
+                if _LANG_FILE.match(f.name):
+                    out.setdefault(f.name[:-5], f)
+    return out
+
+
 def known_languages() -> list[str]:
-    files = resources.files(__package__)
-    return sorted(f.name[:-5] for f in files.iterdir() if f.name.endswith(".toml"))
+    return sorted(_files())
+
+
+@lru_cache(maxsize=None)
+def _load(path: Path) -> Lexicon:
+    return Lexicon(tomllib.loads(path.read_text(encoding="utf-8")), path)
+
+
+def lexicon(lang: str) -> Lexicon:
+    """The lexicon of a language. A page in a language without one is refused: English rules would
+    find nothing in it, or, for a mislabelled English page, file English facts under that language."""
+    files = _files()
+    if lang not in files:
+        raise UnknownLanguage(f"no lexicon for language {lang!r}: known are {', '.join(sorted(files))} "
+                              f"(a new language is a new ingest/lexicon/{lang}.toml)")
+    return _load(files[lang])
 
 
 def all_lexicons() -> list[Lexicon]:

@@ -6,8 +6,8 @@ import re
 
 import click
 
-from . import changes as changelog
-from .cli import LANGS, _emit, _run, json_option
+from . import history as changelog
+from .cli import _emit, _run, json_option
 from .query import KBError
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -22,7 +22,7 @@ def _date(value: str | None) -> str | None:
 @click.command()
 @click.option("--since", callback=lambda ctx, p, v: _date(v), default=None,
               help="Only changes dated on or after DATE (YYYY-MM-DD).")
-@click.option("--lang", type=LANGS, default=None, help="Only this language's page.")
+@click.option("--lang", default=None, metavar="LANG", help="Only this language's page.")
 @click.option("--page", "page_key", default=None, help="Only this page (page key, e.g. sagemaker-roles).")
 @click.option("--kind", default=None, help="Only changes of this kind (action_added, api_*, …).")
 @json_option
@@ -54,7 +54,7 @@ def changes(obj, since, lang, page_key, kind, as_json):
 @click.command()
 @click.argument("subject")
 @click.option("--condition", default=None, help="With an API: the condition's additions (vpc, kms_output, …).")
-@click.option("--lang", type=LANGS, default="en", show_default=True, help="Which page's versions.")
+@click.option("--lang", default=None, metavar="LANG", help="Which language's versions (default: the prevailing one).")
 @click.option("--page", "page_key", default=None, help="Page key, when the KB holds several pages.")
 @json_option
 @click.pass_obj

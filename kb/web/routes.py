@@ -5,7 +5,6 @@
                       "input_kms_keys": [...], "region", "account", "lang", "scoped"}
     POST /-/audit    {"policy": {...} | [{...}, ...], "apis": [...], "conditions": [...], "request": {...}, ...}
     GET  /-/policy/options?lang=en   APIs and their conditions, for forms
-    GET  /-/policy/panel.js          the home page's policy panel (kb/static/policy-panel.js)
 
 POST bodies must be application/json (so a cross-site form cannot send one: that is why these
 routes skip Datasette's CSRF token) and at most MAX_BODY bytes. Bad input is a 4xx with
@@ -15,20 +14,15 @@ routes skip Datasette's CSRF token) and at most MAX_BODY bytes. Bad input is a 4
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from . import policy as P
-from . import query
-from .query import KBError
+from .. import DB_NAME, query
+from .. import policy as P
+from ..query import KBError
 
-DB_NAME = "kb"
 MAX_BODY = 256 * 1024
-PANEL_JS = Path(__file__).parent / "static" / "policy-panel.js"
-ROUTES = ("/-/policy", "/-/audit")
-HOME_TEMPLATES = ("kb_home.html", "index.html")  # the home page: kb.datasette_plugin's, or Datasette's own
+JSON_POST_PATHS = ("/-/policy", "/-/audit")
 
 
 class HTTPError(Exception):
@@ -92,9 +86,9 @@ def _args(data: dict) -> dict:
     apis = _list(data.get("apis"), "apis") + _list(data.get("api"), "api")
     if not apis:
         raise HTTPError(400, "name at least one API: \"apis\": [\"CreateTrainingJob\"]")
-    lang = data.get("lang") or "en"
-    if lang not in ("en", "ja"):
-        raise HTTPError(400, "lang must be en or ja")
+    lang = data.get("lang") or None
+    if lang is not None and not isinstance(lang, str):
+        raise HTTPError(400, "lang must be a language code (en, ja, …)")
     requests = []
     if data.get("request") is not None:
         requests.append((data.get("request_api"), data["request"], "request"))
@@ -168,11 +162,10 @@ async def audit_route(request, datasette):
 
 
 async def options_route(request, datasette):
-    lang = request.args.get("lang") or "en"
-    if lang not in ("en", "ja"):
-        return _error(400, "lang must be en or ja")
+    asked = request.args.get("lang") or None
 
     def fn(conn):
+        lang = query.check_lang(conn, asked)
         out = []
         for a in query.apis(conn, lang):
             if a["documented"]:
@@ -184,30 +177,8 @@ async def options_route(request, datasette):
     return await _run(datasette, fn)
 
 
-async def panel_js(request, datasette):
-    return Response(PANEL_JS.read_text(encoding="utf-8"), content_type="application/javascript; charset=utf-8",
-                    headers={"cache-control": "no-cache"})
-
-
-@hookimpl
-def register_routes(datasette):
-    return [
-        (r"^/-/policy$", policy_route),
-        (r"^/-/audit$", audit_route),
-        (r"^/-/policy/options$", options_route),
-        (r"^/-/policy/panel\.js$", panel_js),
-    ]
-
-
-@hookimpl
-def skip_csrf(datasette, scope):
-    # JSON-only routes: a browser cannot POST application/json cross-site without CORS.
-    return scope.get("type") == "http" and scope.get("path") in ROUTES
-
-
-@hookimpl
-def extra_js_urls(template, database, table, columns, view_name, request, datasette):
-    # The home page's <section id="policy-panel"> is filled by this script; elsewhere it does nothing.
-    if template in HOME_TEMPLATES:
-        return [{"url": "/-/policy/panel.js", "module": False}]
-    return []
+ROUTES = [
+    (r"^/-/policy$", policy_route),
+    (r"^/-/audit$", audit_route),
+    (r"^/-/policy/options$", options_route),
+]

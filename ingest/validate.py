@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from ingest.catalog import ActionCatalog, ApiModel
-from ingest.extract import Finding, PageFacts
+from .catalog import ActionCatalog, ApiModel
+from .extract import Finding, PageFacts
 
 
 def request_field_findings(facts: PageFacts, api_model: ApiModel) -> list[Finding]:

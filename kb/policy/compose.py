@@ -1,0 +1,277 @@
+"""A least-privilege policy for one role: the page's statements for each API and condition,
+resources filled from the requests through the KB's scoping rules, merged into statements.
+
+    compose(conn, apis, ...)  → {"policy", "explain", "notes", "conditions", ...}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .. import query
+from ..query import KBError
+from .arns import PLACEHOLDER, context_from, fill_documented, is_placeholder, value_to_arn, value_vars, value_what
+from .catalogue import Catalogue
+from .plan import Plan, plan
+from .request import Request, Shapes, bare, bind_request, strings_in
+from .role_policy import glob_covers
+
+VERSION = "2012-10-17"
+
+
+@dataclass
+class _Grant:
+    """One action's resources in one (effect, condition block, origin) group."""
+    resources: dict[str, list[dict]] = field(default_factory=dict)  # resource → provenance
+    sources: list[dict] = field(default_factory=list)
+
+
+def compose(conn, apis: list[str], conditions: list[str] = (), *, scoped: bool = False, lang: str | None = None,
+            requests: list[tuple[str | None, object, str]] = (), input_kms_keys: list[str] = (),
+            region: str | None = None, account: str | None = None) -> dict:
+    """The policy for `apis` (one role): the page's statements for each API and condition,
+    resources filled from the requests through the KB's scoping rules, merged.
+
+    `requests` are (api or None, body, source name) triples."""
+    lang = query.check_lang(conn, lang)
+    cat, shapes = Catalogue(conn), Shapes(conn)
+    reqs = bind_requests(conn, shapes, apis, requests, lang)
+    p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
+    ctx = context_from(cat, reqs, region, account)
+    notes = list(p.notes)
+    if reqs:
+        scoped = True
+    groups: dict[tuple, dict[str, _Grant]] = {}
+    consumed: set[tuple[str, str]] = set()
+    for api in p.apis:
+        req = query.requirements(conn, api, list(p.chosen[api]), scoped, lang)
+        # "no Resource" notes are restated per statement below, with the Sid that got "*"
+        notes += [n["text"] for n in req["notes"] if n["kind"] != "no_resource"]
+        rules = query.scoping(conn, api, lang)
+        for st in req["statements"]:
+            origin = st["requirement"]["condition"]
+            key = (st["effect"], json.dumps(st["condition"], sort_keys=True) if st["condition"] else None, origin)
+            source = {"api": api, "condition": origin, "variant": st["requirement"]["variant"],
+                      "resource_given": st["resources"] is not None, **st["source"]}
+            for action in st["actions"]:
+                resources, more_notes = _resources_for(cat, shapes, api, st, action, origin, rules, reqs, p, ctx,
+                                                      consumed)
+                notes += more_notes
+                grant = groups.setdefault(key, {}).setdefault(action, _Grant())
+                for res, prov in resources:
+                    provs = grant.resources.setdefault(res, [])
+                    if prov not in provs:
+                        provs.append(prov)
+                if source not in grant.sources:
+                    grant.sources.append(source)
+    statements, explain = _statements(groups, p)
+    if not statements:
+        raise KBError("; ".join(dict.fromkeys(notes)) or f"the page documents no permissions for {', '.join(p.apis)}")
+    notes += _leftover_notes(cat, statements, explain, bool(reqs))
+    notes += _unscoped_values(cat, query.ui(conn, lang), reqs, consumed, statements)
+    for var in ("Region", "Account"):
+        if PLACEHOLDER[var] in json.dumps(statements):
+            notes.append(f"no {var.lower()} in the request: ARNs carry {PLACEHOLDER[var]}; pass --{var.lower()}")
+    return {
+        "apis": p.apis, "lang": lang, "variant": "scoped" if scoped else "default",
+        "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why} for k, why in p.chosen[a].items()]
+                       for a in p.apis},
+        "requests": [{"source": r.source, "api": r.api} for r in reqs],
+        "context": {"partition": ctx.partition, "region": ctx.region, "account": ctx.account, "from": ctx.origin},
+        "policy": {"Version": VERSION, "Statement": statements},
+        "explain": explain,
+        "notes": list(dict.fromkeys(notes)),
+    }
+
+
+def bind_requests(conn, shapes: Shapes, apis, requests, lang) -> list[Request]:
+    if not requests:
+        return []
+    names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
+    candidates = names + [r["request_api"] for a in names for r in query.scoping(conn, a, lang) if r["request_api"]]
+    out = []
+    for api, body, source in requests:
+        if api:
+            api = query.resolve_api(conn, api, lang) if _documented(conn, api, lang) else api
+        out.append(bind_request(shapes, body, source, api, list(dict.fromkeys(candidates))))
+    return out
+
+
+def _documented(conn, api, lang) -> bool:
+    try:
+        query.resolve_api(conn, api, lang)
+        return True
+    except KBError:
+        return False
+
+
+def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rules, reqs, p: Plan, ctx, consumed):
+    """[(resource, provenance)] for one action of one page statement, and notes. Provenance
+    says where a resource came from: a request member, or the page (as documented)."""
+    documented = st["resources"] if st["resources"] is not None else ["*"]
+    notes: list[str] = []
+    found: list[tuple[str, dict]] = []
+    # a documented resource of an action the page scopes to a request member is an example
+    example = any(action.lower() in {a.lower() for a in r["actions"]} and r["field"] for r in rules)
+    for rule in rules if reqs else []:
+        if action.lower() not in {a.lower() for a in rule["actions"]} or not rule["field"]:
+            continue
+        target = (shapes.member_of(rule["request_api"], rule["field"])
+                  or shapes.member_of(rule["request_api"], rule["suggested_field"]))
+        if target is None:
+            notes.append(f"the page scopes {', '.join(rule['actions'])} to {rule['field']} in a "
+                         f"{rule['request_api']} request, a member its request model does not have "
+                         f"(and the KB knows no real path for it): no value taken from it")
+            continue
+        for req in reqs:
+            for path, owner, member, value in req.members:
+                if (owner, member) != target:
+                    continue
+                if bare(path) != rule["field"]:
+                    notes.append(f"{req.source}: the page's {rule['field']} is read at "
+                                 f"{bare(path)}, the same member in {req.api}'s request model")
+                found += _arns(cat, action, req.source, path, value, ctx, consumed, notes)
+    # a condition's own request members (or flag) name its resources, e.g. the output KMS key
+    for src, path, value in p.trigger_values.get((api, origin), []) if origin else []:
+        found += _arns(cat, action, src, path, value, ctx, consumed, notes)
+    bounds = [fill_documented(cat, d, action, ctx) for d in documented]
+    if found and documented != ["*"] and all("*" in b or "?" in b for b in bounds):
+        # the page's resource is a pattern (algorithm/*): the request's must fall within it
+        inside = [(r, prov) for r, prov in found if any(glob_covers(b, r) for b in bounds)]
+        for r, prov in found:
+            if (r, prov) not in inside:
+                notes.append(f"{prov['request']}: {r} is outside the page's {', '.join(documented)} for {action}: left out")
+        found = inside
+    if found:
+        return found, notes
+    out = []
+    for d in documented:
+        filled = fill_documented(cat, d, action, ctx)
+        out.append((filled, {"documented": d, "example": filled != "*" and (example or is_placeholder(cat, filled))}))
+    return out, notes
+
+
+def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes):
+    out = []
+    leaf = isinstance(value, str)
+    for path, v in strings_in(value, path):
+        made = value_to_arn(cat, action, v, leaf, ctx)
+        if made is None:
+            if leaf:
+                what = value_what(cat, action.partition(":")[0].lower())
+                kind = f" (not {what})" if what else ""
+                notes.append(f"{source}: {bare(path)} = {v!r} names no resource for {action}{kind}")
+            continue
+        arn, note = made
+        if note:
+            notes.append(f"{source}: {note}")
+        consumed.add((source, v))
+        out.append((arn, {"request": source, "field": path, "value": v}))
+        owner = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        if ctx.account and owner and owner != ctx.account:
+            notes.append(f"{source}: {v} is in account {owner}, not the role's ({ctx.account}): that resource's "
+                         f"own policy must allow the role too (AWS's own SageMaker images allow it)")
+    return out
+
+
+def _statements(groups: dict[tuple, dict[str, _Grant]], p: Plan) -> tuple[list[dict], list[dict]]:
+    """Merge: within a group, actions with the same resources share a statement; an action
+    granted on "*" anywhere needs no narrower grant; Sids named from content, unique."""
+    anywhere = {a.lower() for (effect, cond, _), grants in groups.items() if effect == "Allow" and cond is None
+                for a, g in grants.items() if "*" in g.resources}
+    order = {None: 0, **{c: i + 1 for i, c in enumerate(dict.fromkeys(c for a in p.apis for c in p.chosen[a]))}}
+    statements, explain, used = [], [], set()
+    for (effect, cond, origin), grants in sorted(groups.items(), key=lambda kv: (order.get(kv[0][2], 99), kv[0][0], kv[0][1] or "")):
+        by_resources: dict[tuple, list[str]] = {}
+        for action, grant in grants.items():
+            res = ("*",) if "*" in grant.resources else tuple(sorted(
+                r for r in grant.resources if not any(o != r and glob_covers(o, r) for o in grant.resources)))
+            if effect == "Allow" and cond is None and res != ("*",) and action.lower() in anywhere:
+                continue
+            by_resources.setdefault(res, []).append(action)
+        for res, actions in sorted(by_resources.items(), key=lambda kv: (kv[0] != ("*",), sorted(kv[1]))):
+            actions = sorted(set(actions), key=str.lower)
+            stmt = {"Sid": _sid(origin, actions, res, used), "Effect": effect, "Action": actions, "Resource": list(res)}
+            if cond:
+                stmt["Condition"] = json.loads(cond)
+            statements.append(stmt)
+            sources, prov = [], []
+            for a in actions:
+                for s in grants[a].sources:
+                    if s not in sources:
+                        sources.append(s)
+                for r in res:
+                    for item in grants[a].resources.get(r, []):
+                        if {"resource": r, **item} not in prov:
+                            prov.append({"resource": r, **item})
+            explain.append({"Sid": stmt["Sid"], "condition": origin, "sources": sources, "resources": prov})
+    return statements, explain
+
+
+def _sid(origin: str | None, actions: list[str], resources: tuple, used: set) -> str:
+    camel = lambda s: "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", s) if w)
+    services = sorted({a.partition(":")[0] for a in actions})
+    if len(actions) == 1:
+        service, _, name = actions[0].partition(":")
+        body = camel(name) if origin and camel(origin).lower().startswith(service.lower()) else camel(f"{service} {name}")
+    else:
+        if origin and len(services) == 1 and camel(origin).lower().startswith(services[0].lower()):
+            services = []
+        body = "".join(camel(s) for s in services) + ("Any" if resources == ("*",) else "Scoped")
+    base = camel(origin or "") + body
+    sid, n = base, 2
+    while sid in used:
+        sid, n = f"{base}{n}", n + 1
+    used.add(sid)
+    return sid
+
+
+def _leftover_notes(cat: Catalogue, statements, explain, with_request: bool) -> list[str]:
+    """What the reader must know about resources the request did not name."""
+    notes = []
+    for stmt, ex in zip(statements, explain):
+        sid, actions = stmt["Sid"], ", ".join(stmt["Action"])
+        if stmt["Resource"] == ["*"]:
+            if any(not s["resource_given"] for s in ex["sources"]):
+                notes.append(f"{sid}: Resource \"*\" for {_names(stmt['Action'])}: the page gives "
+                             f"{'this addition' if ex['condition'] else 'these permissions'} without a Resource")
+            elif with_request and (scopable := [a for a in stmt["Action"] if cat.arn_formats(a)]):
+                notes.append(f"{sid}: Resource \"*\" kept for {_names(scopable)}, as the page gives it")
+            continue
+        kept = [r for r in ex["resources"] if "documented" in r and r["resource"] != "*"]
+        holes = [r["resource"] for r in kept if r["example"]]
+        filled = [r["resource"] for r in kept if not r["example"] and r["resource"] != r["documented"]]
+        if holes:
+            how = "the request names no value for it" if with_request else "pass --request FILE to fill it"
+            notes.append(f"{sid}: {', '.join(holes)}: the page's example{'s' if len(holes) > 1 else ''} "
+                         f"({how}); replace before use")
+        if filled:
+            notes.append(f"{sid}: {', '.join(filled)}: the page's resource, with the request's region and account")
+    return notes
+
+
+def _names(actions: list[str]) -> str:
+    return ", ".join(actions) if len(actions) <= 4 else f"{', '.join(actions[:3])} … ({len(actions)} actions)"
+
+
+def _unscoped_values(cat: Catalogue, ui: dict[str, str], reqs, consumed, statements) -> list[str]:
+    """Request values (S3 URIs, ECR images, KMS keys) that no rule or condition used, where the
+    policy grants that service only on named resources: the role will lack access to them."""
+    star = {a.partition(":")[0].lower() for s in statements if s["Resource"] == ["*"] for a in s["Action"]}
+    notes = []
+    for req in reqs:
+        for path, _, member, value in req.members:
+            if not isinstance(value, str) or not value.strip() or (req.source, value.strip()) in consumed:
+                continue
+            kind = value_vars(cat, value.strip())
+            suffixes = cat.rules.get("member_suffix", {})
+            service = kind[0] if kind else next((s for sfx, s in suffixes.items() if member.endswith(sfx)), None)
+            if service is None or service in star:
+                continue
+            what = ui.get(f"resource_{service}", service)
+            notes.append(f"{req.source}: {bare(path)} = {value.strip()} ({what}) is used by no statement: no "
+                         f"scoping rule of the page names this member, so the policy grants nothing on it; "
+                         f"add it by hand if the job needs it")
+    return notes

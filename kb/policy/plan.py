@@ -1,0 +1,107 @@
+"""Which conditions apply to which API of a role, and why: asked for (--condition), shown by a
+request member (the lexicon's request_fields, stored in the KB's condition table), or stood for by
+an option (--input-kms-key: the condition whose set_by_option the lexicon names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import query
+from ..query import KBError
+from .request import Request, bare, strings_in
+
+INPUT_KEY_OPTION = "input-kms-key"
+
+
+def trigger_hits(req: Request, fields: dict[str, tuple[str, ...]]) -> list[tuple[str, str, object]]:
+    """(condition, path, value) for each request member that shows a condition."""
+    hits = []
+    for path, _, _, value in req.members:
+        plain = bare(path)
+        if not any(strings_in(value)):
+            continue  # a CLI skeleton's empty VpcConfig shows nothing
+        for key, patterns in fields.items():
+            for p in patterns:
+                if (plain == p[1:]) if p.startswith("/") else (plain == p or plain.endswith("." + p)):
+                    hits.append((key, path, value))
+    return hits
+
+
+@dataclass
+class Plan:
+    """Which conditions apply to which API, and why."""
+    apis: list[str]
+    chosen: dict[str, dict[str, str]]  # api → condition → why ("--condition", "inferred from …")
+    trigger_values: dict[tuple[str, str], list[tuple[str, str, object]]]  # (api, cond) → (source, path, value)
+    documented: dict[str, dict[str, dict]]
+    notes: list[str]
+
+
+def option_condition(conn, option: str) -> str | None:
+    row = conn.execute("select key from condition where set_by_option = ?", [option]).fetchone()
+    return row[0] if row else None
+
+
+def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list[Request],
+         input_kms_keys: list[str]) -> Plan:
+    names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
+    if not names:
+        raise KBError("name at least one API")
+    documented = {a: {c["key"]: c for c in query.conditions(conn, a, lang)} for a in names}
+    notes: list[str] = []
+    chosen: dict[str, dict[str, str]] = {a: {} for a in names}
+    key_condition = option_condition(conn, INPUT_KEY_OPTION)
+    if input_kms_keys and key_condition is None:
+        raise KBError(f"--{INPUT_KEY_OPTION} stands for no condition this KB knows")
+    wanted = list(dict.fromkeys(list(conditions) + ([key_condition] if input_kms_keys and key_condition else [])))
+    for cond in wanted:
+        takers = [a for a in names if cond in documented[a]]
+        if not takers:
+            valid = sorted({k for a in names for k in documented[a]})
+            raise KBError(f"{', '.join(names)} on the {lang} page document{'s' if len(names) == 1 else ''} "
+                          f"no condition {cond!r}; "
+                          f"valid keys: {', '.join(valid) or '(none)'}")
+        for a in names:
+            if a in takers:
+                chosen[a][cond] = "--condition" if cond in conditions else f"--{INPUT_KEY_OPTION}"
+            else:
+                notes.append(f"{a}: the page documents no condition {cond!r}; not applied to it")
+    values: dict[tuple[str, str], list] = {}
+    fields = query.condition_fields(conn)
+    for req in requests:
+        for cond, path, value in trigger_hits(req, fields):
+            if req.api not in names:
+                notes.append(f"{req.source} ({req.api}) sets {bare(path)} (condition {cond!r}); {req.api} is not "
+                             f"among the APIs composed, so only its resources are used")
+                continue
+            if cond not in documented[req.api]:
+                elsewhere = [a for a, conds in _all_documented(conn, lang).items() if cond in conds]
+                notes.append(f"{req.source} sets {bare(path)}, which shows condition {cond!r} "
+                             f"(documented for {', '.join(elsewhere) or 'no API'}); the page documents it not for "
+                             f"{req.api}: nothing added")
+                continue
+            chosen[req.api].setdefault(cond, f"inferred from {req.source}: {bare(path)}")
+            values.setdefault((req.api, cond), []).append((req.source, path, value))
+    for key in input_kms_keys:
+        for a in names:
+            if key_condition in chosen[a]:
+                values.setdefault((a, key_condition), []).append((f"--{INPUT_KEY_OPTION}", f"--{INPUT_KEY_OPTION}",
+                                                                  key))
+    options = {r[0]: r[1] for r in conn.execute("select key, set_by_option from condition where set_by_option is "
+                                                "not null")}
+    for a in names:
+        for cond in sorted(c for c in documented[a] if not fields.get(c) and c not in chosen[a]) if requests else []:
+            notes.append(f"{a}: a request cannot show condition {cond!r} ({documented[a][cond]['label']}); if it "
+                         f"applies, add --condition {cond}"
+                         + (f" (or --{options[cond]} KEY)" if cond in options else ""))
+    return Plan(names, chosen, values, documented, notes)
+
+
+def _all_documented(conn, lang: str) -> dict[str, set[str]]:
+    rows = conn.execute(
+        """select distinct r.api_name, r.condition_key from requirement r join page p on p.id = r.page_id
+           where p.is_current and p.lang = ? and r.condition_key is not null""", [lang]).fetchall()
+    out: dict[str, set[str]] = {}
+    for api, cond in rows:
+        out.setdefault(api, set()).add(cond)
+    return out

@@ -1,0 +1,187 @@
+"""A request body bound to its API's request shape (botocore's, as the KB stores it): every member
+present, with the structure it belongs to, or one KBError line naming what does not fit."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..query import KBError, closest
+
+
+@dataclass(frozen=True)
+class Shape:
+    service: str
+    name: str
+    type: str  # structure, list, map, string, …
+    members: dict[str, dict]  # structure: member name → {shape, required, doc}
+    member: str | None = None  # list: the element shape
+    value: str | None = None  # map: the value shape
+
+    @property
+    def required_members(self) -> list[str]:
+        return [n for n, m in self.members.items() if m.get("required")]
+
+
+class Shapes:
+    """The request shapes of one KB, each read once."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self._cache: dict[tuple[str, str], Shape] = {}
+
+    def get(self, service: str, name: str) -> Shape:
+        key = (service, name)
+        if key not in self._cache:
+            row = self.conn.execute("select type, members_json from request_shape where service = ? and name = ?",
+                                    key).fetchone()
+            if row is None:
+                raise KBError(f"the KB holds no request shape {name!r} of {service}: rebuild it with `ingest build`")
+            data = json.loads(row[1]) if row[1] else None
+            if row[0] == "structure":
+                members = {m["name"]: m for m in data or []}
+                self._cache[key] = Shape(service, name, row[0], members)
+            else:
+                self._cache[key] = Shape(service, name, row[0], {}, (data or {}).get("member"),
+                                         (data or {}).get("value"))
+        return self._cache[key]
+
+    def input(self, api: str) -> Shape:
+        row = self.conn.execute("select service, input_shape from api where name = ?", [api]).fetchone()
+        if row is None or row[1] is None:
+            raise KBError(f"{api!r} is not an operation whose request the KB knows")
+        return self.get(row[0], row[1])
+
+    def child(self, shape: Shape, member: str) -> Shape:
+        return self.get(shape.service, shape.members[member]["shape"])
+
+    def element(self, shape: Shape) -> Shape:
+        """Through lists and maps to the structure (or scalar) they hold."""
+        while shape.type in ("list", "map"):
+            nxt = shape.member if shape.type == "list" else shape.value
+            if nxt is None:
+                break
+            shape = self.get(shape.service, nxt)
+        return shape
+
+    def member_of(self, api: str, path: str | None) -> tuple[str, str] | None:
+        """(structure shape name, member name) that a dotted request path ends at, or None."""
+        if not path:
+            return None
+        shape, owner = self.input(api), None
+        for part in path.split("."):
+            shape = self.element(shape)
+            if shape.type != "structure" or part not in shape.members:
+                return None
+            owner, shape = shape.name, self.child(shape, part)
+        return (owner, path.split(".")[-1]) if owner else None
+
+    def doc(self, owner: str, member: str, service: str = "sagemaker") -> str:
+        shape = self.get(service, owner)
+        return str(shape.members.get(member, {}).get("doc") or "")
+
+
+@dataclass
+class Request:
+    api: str
+    body: dict
+    source: str
+    # every member present: (path with indices, owner shape, member name, value)
+    members: list[tuple[str, str, str, object]] = field(default_factory=list)
+
+
+def json_type(value: object) -> str:
+    """What a JSON value is, in the words of JSON (never a Python type name)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "a value"
+
+
+def strings_in(node: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, text) of every non-empty string leaf under a request value."""
+    if isinstance(node, str):
+        if node.strip():
+            yield path, node.strip()
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from strings_in(v, f"{path}.{k}" if path else k)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from strings_in(v, f"{path}[{i}]")
+
+
+def bare(path: str) -> str:
+    """A member path without list indices: `Containers[1].Image` → `Containers.Image`."""
+    return re.sub(r"\[\d+\]", "", path)
+
+
+def _walk(shapes: Shapes, shape: Shape, node, path: str, out: list, unknown: list, source: str) -> None:
+    if shape.type == "structure":
+        if not isinstance(node, dict):
+            raise KBError(f"{source}: {path or 'the request'} must be an object, not {json_type(node)}")
+        for key, value in node.items():
+            sub = f"{path}.{key}" if path else key
+            if key not in shape.members:
+                unknown.append((sub, list(shape.members)))
+                continue
+            out.append((sub, shape.name, key, value))
+            _walk(shapes, shapes.child(shape, key), value, sub, out, unknown, source)
+    elif shape.type == "list" and node is not None and shape.member:
+        if not isinstance(node, list):
+            raise KBError(f"{source}: {path} must be a list, not {json_type(node)}")
+        for i, item in enumerate(node):
+            _walk(shapes, shapes.get(shape.service, shape.member), item, f"{path}[{i}]", out, unknown, source)
+
+
+def _try_request(shapes: Shapes, api: str, body: dict, source: str) -> tuple[Request, list]:
+    members: list = []
+    unknown: list = []
+    _walk(shapes, shapes.input(api), body, "", members, unknown, source)
+    return Request(api, body, source, members), unknown
+
+
+def bind_request(shapes: Shapes, body: object, source: str, api: str | None, candidates: list[str]) -> Request:
+    """A request body checked against its API's request model. Without an explicit API, the
+    one candidate whose model accepts every member is taken."""
+    if not isinstance(body, dict):
+        raise KBError(f"{source}: a request must be a JSON object of request members, not {json_type(body)}")
+    if api:
+        req, unknown = _try_request(shapes, api, body, source)
+        if unknown:
+            path, members = unknown[0]
+            near = closest(path.rsplit(".", 1)[-1], members)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+            raise KBError(f"{source}: {api}'s request has no member {bare(path)!r}{hint}{more}")
+        return req
+    fits, nearest = [], []
+    for cand in dict.fromkeys(candidates):
+        req, unknown = _try_request(shapes, cand, body, source)
+        nearest.append((len(unknown), cand))
+        if not unknown:
+            required = shapes.input(cand).required_members
+            fits.append((all(k in body for k in required), req))
+    complete = [r for ok, r in fits if ok] or [r for _, r in fits]
+    if len(complete) == 1:
+        return complete[0]
+    if not complete:
+        best = min(nearest)[1]
+        try:
+            return bind_request(shapes, body, source, best, candidates)
+        except KBError as exc:
+            if len(nearest) == 1:
+                raise
+            raise KBError(f"{exc} — or, if it is not a {best} request, name its API: --request API={source}") from None
+    raise KBError(f"{source}: could be a request of {', '.join(r.api for r in complete)}; "
+                  f"name its API: --request API={source}")

@@ -1,0 +1,110 @@
+"""A role's identity policies as statements, and IAM's wildcard matching of actions and ARNs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from ..query import KBError
+from .documents import parse_document
+
+
+def glob(pattern: str, ignore_case: bool) -> re.Pattern:
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(rx, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+def glob_covers(pattern: str, target: str) -> bool:
+    """Whether IAM pattern `pattern` matches every string the (possibly wildcard) `target`
+    matches: a '*' of the pattern absorbs the target's wildcards, a '?' does not."""
+    rx = "".join(".*" if c == "*" else "[^*]" if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, target, re.DOTALL) is not None
+
+
+@dataclass
+class RoleStatement:
+    label: str
+    effect: str
+    actions: list[str] | None
+    not_actions: list[str] | None
+    resources: list[str] | None
+    not_resources: list[str] | None
+    condition: dict | None
+
+    def matches(self, action: str) -> bool:
+        hit = any(glob(p, True).fullmatch(action) for p in (self.actions or self.not_actions or []))
+        return hit if self.actions is not None else not hit
+
+    def covers(self, resource: str) -> bool:
+        if self.resources is not None:
+            return any(glob_covers(p, resource) for p in self.resources)
+        return not any(glob(p, False).fullmatch(resource) or glob_covers(p, resource) for p in self.not_resources)
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.condition is None and self.resources is not None and "*" in self.resources
+
+    def describe(self) -> str:
+        what = f"Action {self.actions}" if self.actions is not None else f"NotAction {self.not_actions}"
+        where = f"Resource {self.resources}" if self.resources is not None else f"NotResource {self.not_resources}"
+        return f"{self.label} ({self.effect} {what} on {where}{' with a Condition' if self.condition else ''})"
+
+
+def parse_role_policy(doc, name: str) -> list[RoleStatement]:
+    """Statements of an identity policy (a bare document, or the output of `aws iam
+    get-role-policy` / `get-policy-version`); a malformed one is one KBError line."""
+    if isinstance(doc, dict) and "PolicyDocument" in doc:
+        doc = doc["PolicyDocument"]
+    elif isinstance(doc, dict) and "PolicyVersion" in doc:
+        doc = doc["PolicyVersion"].get("Document") if isinstance(doc["PolicyVersion"], dict) else None
+    if isinstance(doc, str):
+        from urllib.parse import unquote
+
+        doc = parse_document(unquote(doc), name, "policy")
+    if not isinstance(doc, dict) or "Statement" not in doc:
+        raise KBError(f"{name}: not an IAM policy document (a JSON object with \"Statement\")")
+    version = doc.get("Version")
+    if version not in (None, "2012-10-17", "2008-10-17"):
+        raise KBError(f"{name}: Version {version!r} is not an IAM policy language version (2012-10-17)")
+    raw = doc["Statement"]
+    raw = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(raw, list) or not raw:
+        raise KBError(f"{name}: Statement must be an object or a non-empty list of objects")
+    out = []
+    for i, st in enumerate(raw):
+        where = f"{name}: Statement[{i}]"
+        if not isinstance(st, dict):
+            raise KBError(f"{where} is not an object")
+        label = f"{PurePath(name).name}#{st.get('Sid') or i}"
+        effect = st.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            raise KBError(f"{where}: Effect must be \"Allow\" or \"Deny\", not {effect!r}")
+        if "Principal" in st or "NotPrincipal" in st:
+            raise KBError(f"{where} has a Principal: that is a resource policy (trust or key policy), "
+                          f"not a role's permissions policy")
+        acts = _strings(st, "Action", where)
+        not_acts = _strings(st, "NotAction", where)
+        if (acts is None) == (not_acts is None):
+            raise KBError(f"{where} must have exactly one of Action and NotAction")
+        for a in acts or not_acts:
+            if a != "*" and not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+", a):
+                raise KBError(f"{where}: {a!r} is not an action (service:Name, * and ? allowed)")
+        res, not_res = _strings(st, "Resource", where), _strings(st, "NotResource", where)
+        if (res is None) == (not_res is None):
+            raise KBError(f"{where} must have exactly one of Resource and NotResource")
+        cond = st.get("Condition")
+        if cond is not None and not isinstance(cond, dict):
+            raise KBError(f"{where}: Condition must be an object")
+        out.append(RoleStatement(label, effect, acts, not_acts, res, not_res, cond or None))
+    return out
+
+
+def _strings(st: dict, key: str, where: str) -> list[str] | None:
+    if key not in st:
+        return None
+    value = st[key]
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise KBError(f"{where}: {key} must be a string or a non-empty list of strings")
+    return value

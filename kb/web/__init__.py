@@ -1,0 +1,93 @@
+"""Our Datasette plugin, one package (templates/, static/, one `datasette` entry point): the
+canned queries from queries/*.sql, the bilingual home page, the policy and audit routes, the
+schema's own descriptions as metadata, and a live swap of the KB file when it is replaced.
+
+Installed through the `datasette` entry point, so `kb serve` and a plain `datasette kb.db` both
+get it; everything applies to the database named `kb` only.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import markupsafe
+from datasette import hookimpl
+
+from .. import DB_NAME, canned, schema
+from . import home, routes
+from .live import reloader_of
+
+
+def _canned(query: dict) -> dict:
+    """What Datasette shows on the query's page: every language's title and description, the SQL
+    folded away (hide_sql) so the form comes first."""
+    t, d = query["title"], query["description"]
+    description = markupsafe.Markup("").join(
+        markupsafe.Markup('<p lang="{}">{}</p>').format(lang, text) for lang, text in d.items())
+    return {"sql": query["sql"], "params": query["params"], "title": " · ".join(t.values()),
+            "description_html": str(description), "hide_sql": query["hide_sql"]}
+
+
+@functools.lru_cache(maxsize=None)
+def _all_canned() -> dict[str, dict]:
+    return {name: _canned(q) for name, q in canned.load_queries().items()}
+
+
+@hookimpl
+def canned_queries(datasette, database):
+    # Asked on every canned-query request: built once (Datasette only adds each one's "name").
+    if database == DB_NAME:
+        return dict(_all_canned())
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> dict:
+    return schema.table_docs()
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    return {
+        "title": "SageMaker execution roles · SageMaker 実行ロール",
+        "databases": {DB_NAME: {
+            "description": "What a SageMaker execution role needs, per API and condition, from AWS's "
+                           "documentation in English and its translations (English prevails).",
+            "source": "docs.aws.amazon.com: Amazon SageMaker Developer Guide",
+            "source_url": "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html",
+            "tables": _tables(),
+        }},
+    }
+
+
+@hookimpl
+def render_cell(value, column, database):
+    # search.sql marks matches with ⟦…⟧; the text is escaped first, only the marks become markup.
+    if database == DB_NAME and column == "snippet" and isinstance(value, str) and "⟦" in value:
+        return markupsafe.Markup(str(markupsafe.escape(value)).replace("⟦", "<mark>").replace("⟧", "</mark>"))
+    return None
+
+
+@hookimpl
+def register_routes(datasette):
+    return [(r"^/$", home.home), *routes.ROUTES]
+
+
+@hookimpl
+def skip_csrf(datasette, scope):
+    # JSON-only routes: a browser cannot POST application/json cross-site without CORS.
+    return scope.get("type") == "http" and scope.get("path") in routes.JSON_POST_PATHS
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    reloader = reloader_of(datasette)
+
+    def wrap(app):
+        async def app_with_reload(scope, receive, send):
+            if scope["type"] == "http":
+                await reloader.check()
+            await app(scope, receive, send)
+
+        return app_with_reload
+
+    return wrap
