@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .common import BIN, ROOT, summary, wall_times
+from .common import BIN, summary, wall_times
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "kb.db"
         subprocess.run([str(BIN / "ingest"), "build", "--db", str(db)], capture_output=True, check=True)
-        kb = prefix + [str(BIN / "kb"), "--db", str(db), "policy", "CreateTrainingJob", "--request", str(REQUEST), "--json"]
+        kb = [*prefix, str(BIN / "kb"), "--db", str(db), "policy", "CreateTrainingJob", "--request", str(REQUEST), "--json"]
         policy = json.loads(subprocess.run(kb, capture_output=True, text=True, check=True).stdout)
         ours = wall_times(kb, runs=RUNS)
         actions = {a for s in policy["Statement"] for a in s["Action"]}
@@ -76,7 +76,7 @@ def main() -> None:
             return
         template = Path(tmp) / "crud.yml"
         template.write_text(crud_template(policy, db))
-        ps = prefix + [str(sentry), "write-policy", "--input-file", str(template)]
+        ps = [*prefix, str(sentry), "write-policy", "--input-file", str(template)]
         run = subprocess.run(ps, capture_output=True, text=True)
         if run.returncode != 0:
             print(f"policy_sentry write-policy failed offline, no figures: {run.stderr.strip().splitlines()[-1:]}")

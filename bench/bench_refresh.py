@@ -69,7 +69,8 @@ def main() -> None:
         kb = [str(BIN / "kb"), "--db", str(ws / "kb.db")]
         timeline = wall_times([*kb, "timeline", "CreateProcessingJob", "--condition", "vpc", "--json"], runs=20)
         print(f"kb timeline CreateProcessingJob --condition vpc --json (18 versions): {summary(timeline)}")
-        print(f"kb changes --since 2023-01-01 --json: {summary(wall_times([*kb, 'changes', '--since', '2023-01-01', '--json'], runs=20))}")
+        changes = wall_times([*kb, "changes", "--since", "2023-01-01", "--json"], runs=20)
+        print(f"kb changes --since 2023-01-01 --json: {summary(changes)}")
 
     with tempfile.TemporaryDirectory() as tmp:
         base = _workspace(Path(tmp) / "base", with_history=False)

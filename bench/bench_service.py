@@ -49,7 +49,7 @@ def _server(cmd: list[str], port: int):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{' '.join(cmd)} did not answer on port {port}")
+                    raise RuntimeError(f"{' '.join(cmd)} did not answer on port {port}") from None
                 time.sleep(0.1)
         yield
     finally:

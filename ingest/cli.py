@@ -91,7 +91,7 @@ def _fetch_text(source: Source) -> str:
     from .fetch import FetchError, fetch
 
     try:
-        return fetch(source.location, allowed_hosts=(urlparse(source.location).hostname or "",)).text
+        return fetch(source.location, allowed_hosts=(urlparse(source.location).hostname or "",)).text or ""
     except FetchError as exc:
         raise SourceError(f"{source.location}: {exc}") from exc
 
@@ -212,7 +212,7 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    say = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    say = lambda msg: click.echo(msg, err=True)
     say(f"{report['page_key']} ({lang}): {report['revisions']} revisions in {directory}, "
         f"{report['new_versions']} of them new" + (", registered in the source list" if report["registered"] else ""))
     for s in report["skipped_identical"]:

@@ -164,9 +164,8 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
             snippet.condition = section_condition
         if apis and snippet.role in (BASELINE, SCOPED, CONDITION):
             variant = {BASELINE: "default", SCOPED: "scoped"}.get(snippet.role)
-            cond = snippet.condition
             for api in apis:
-                facts.requirements.append(Requirement(api.name, section, snippet, cond, variant))
+                facts.requirements.append(Requirement(api.name, section, snippet, snippet.condition, variant))
         lead_block = None  # a lead sentence introduces one snippet only
     return index
 
@@ -248,7 +247,7 @@ def _prose_facts(facts, section, block, pos, lex, api_model, apis) -> None:
             if api_model.field_exists(owner.name, head):
                 facts.field_refs.append(FieldRef(section, owner, dotted, block.line))
     if block.kind in (PARAGRAPH, NOTE) and lex.passrole_action in _actions_in(block) and not apis:
-        listed = api_model.find_in_text(" ".join([block.text] + [l.href for l in block.links]))
+        listed = api_model.find_in_text(" ".join([block.text] + [link.href for link in block.links]))
         if len(listed) >= 2:
             facts.passrole = listed
             facts.passrole_section = section
@@ -297,7 +296,8 @@ def _scoping_rules(facts: PageFacts, section: Section, intro_pos: int, api_model
         actions = _actions_in(head) or _service_actions(head.text, scoped_actions) or parent_actions
         fields = _fields(text, request_api, api_model)
         context[head.depth] = (actions, request_api)
-        for f in fields or ([None] if actions and not _has_children(items, item) else []):
+        named: list[str | None] = list(fields) or ([None] if actions and not _has_children(items, item) else [])
+        for f in named:
             rules.append(ScopingRule(section, actions, f, request_api.name if request_api else None,
                                      request_api.spelling if request_api else None, text, head.line))
     return rules

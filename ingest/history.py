@@ -3,40 +3,17 @@ versions of one page, registered in the source list so later builds keep them.""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tomllib
 from pathlib import Path
 
 from kb.query import has_table
 
+from . import source_list
 from .build import build
-from .lock import now_iso, write_atomically, writer_lock
+from .lock import now_iso, writer_lock
 from .sources import history_sources, load_sources, page_key, read_file, read_page
 from .versions import carry_log, open_kb_readonly, record_changes, stamp_versions
-
-
-def register_history(sources_file: Path, directory: Path, key: str, lang: str, url: str | None) -> bool:
-    """Add a [[history]] entry for `directory` to the source list unless one is there (so a later
-    `ingest build` keeps these versions). Returns True when the file was changed."""
-    config = tomllib.loads(sources_file.read_text(encoding="utf-8"))
-    base = sources_file.parent.resolve()
-    wanted = directory.resolve()
-    for h in config.get("history", []):
-        if (base / h["dir"]).resolve() == wanted and h.get("lang") == lang:
-            return False
-    try:
-        shown = str(wanted.relative_to(base))
-    except ValueError:
-        shown = str(wanted)
-    entry = [f"key = {json.dumps(key, ensure_ascii=False)}", f"lang = {json.dumps(lang)}"]
-    if url:
-        entry.append(f"url = {json.dumps(url, ensure_ascii=False)}")
-    entry += [f"dir = {json.dumps(shown, ensure_ascii=False)}", 'format = "md"']
-    text = sources_file.read_text(encoding="utf-8")
-    block = "\n[[history]]\n" + "\n".join(entry) + "\n"
-    write_atomically(sources_file, text.rstrip("\n") + "\n" + block)
-    return True
 
 
 def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path, *, key: str | None = None,
@@ -54,7 +31,7 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
     if key is None:
         newest = history_sources(directory, lang)[-1]
         key = page_key(newest, read_page(newest, read_file(newest.location)))
-    page = next((p for p in config.get("page", []) if p.get("key") == key and p.get("lang") == lang), {})
+    page: dict = next((p for p in config.get("page", []) if p.get("key") == key and p.get("lang") == lang), {})
     url = url or (registered or {}).get("url") or page.get("url")
     revisions = history_sources(directory, lang, url=url, key=key)
     listed = load_sources(sources_file)
@@ -84,7 +61,7 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
         versions = [r for r in revisions if r.location not in repeated]  # what only this directory gives
         new_versions = sum(1 for r in versions if r.revision not in known)
         # Registered once the KB holds the versions, and only when the directory gives one.
-        added = register and registered is None and bool(versions) and register_history(
+        added = register and registered is None and bool(versions) and source_list.register_history(
             sources_file, directory, key, lang, url)
     conn = sqlite3.connect(db_path)
     try:

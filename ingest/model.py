@@ -43,6 +43,7 @@ class Section:
     level: int  # 1 = page title
     line: int
     anchor: str | None = None  # None where the format carries no anchors (plain text)
+    anchor_source: str | None = None  # "aligned": borrowed from the English page's section
     blocks: list[Block] = field(default_factory=list)
 
 

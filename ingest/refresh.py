@@ -18,21 +18,20 @@ gets a snapshot file of its new form, and its entry in the source list is pointe
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
-import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from kb.query import has_table
 
-from . import changelog, store, versions
+from . import changelog, source_list, store, versions
 from .build import build
 from .fetch import DEFAULT_ALLOWED_HOSTS, FetchError, candidate_urls, fetch
-from .lock import now_iso, write_atomically, writer_lock
+from .lock import now_iso, writer_lock
 from .model import ReaderError
 from .revisions import fingerprint
 from .sources import Source, SourceError, guess_format, load_sources, read_file, read_page
@@ -101,7 +100,7 @@ class _Rejected(Exception):
 # --- what to refresh ------------------------------------------------------------------------------
 
 
-def plan(sources_file: Path, explicit: list[tuple[str, str]] = (), base_url: str | None = None
+def plan(sources_file: Path, explicit: Sequence[tuple[str, str]] = (), base_url: str | None = None
          ) -> tuple[list[Source], list[PageRefresh]]:
     """All sources of the list, and the pages to fetch: every page of the list (from `base_url`
     when given), or the explicit (URL, lang) pairs matched to the list's pages by URL or name."""
@@ -253,7 +252,7 @@ def gate(old: sqlite3.Connection | None, new: sqlite3.Connection, targets: list[
             reasons[(t.key, t.lang)] = "rejected: the page yields no API permission section"
             continue
         before = _old_page(old, t.key, t.lang)
-        if force or before is None:
+        if force or before is None or old is None:
             continue
         old_sections = _api_sections(old, before[0])
         old_size, new_size = changelog.page_facts(old, before[0]).size, changelog.page_facts(new, page_id).size
@@ -292,7 +291,7 @@ class RefreshReport:
                 "pages": [p.report() for p in self.pages]}
 
 
-def refresh(db_path: Path, sources_file: Path, *, explicit: list[tuple[str, str]] = (), base_url: str | None = None,
+def refresh(db_path: Path, sources_file: Path, *, explicit: Sequence[tuple[str, str]] = (), base_url: str | None = None,
             force: bool = False, policy: FetchPolicy | None = None, progress=None) -> RefreshReport:
     """Refresh the KB at `db_path` from the live pages (see the module docstring)."""
     policy = policy or FetchPolicy()
@@ -334,7 +333,7 @@ def _fetch_one(t: PageRefresh, old, policy: FetchPolicy, say) -> None:
         t.status, t.text = "new", baseline  # the snapshot is live, but this KB has never held the page
     elif t.status == "changed" and before is None:
         t.status = "new"
-    t.new_sha256 = store.sha256_text(t.text) if t.accepted else t.old_sha256
+    t.new_sha256 = store.sha256_text(t.text) if t.accepted and t.text is not None else t.old_sha256
     say(f"{t.lang} {t.key}: {t.status}" + (f" ({t.reason})" if t.reason else ""))
 
 
@@ -365,11 +364,11 @@ def _sources_with(sources: list[Source], pages: list[PageRefresh]) -> list[Sourc
     fetched = {(t.key, t.lang): t for t in pages if t.accepted}
     out = []
     for s in sources:
-        t = fetched.pop((s.key, s.lang), None) if s.is_current else None
-        out.append(Source(t.final_url or t.fetched_url, s.lang, t.format, s.url, s.key)
+        t = fetched.pop((s.key or "", s.lang), None) if s.is_current else None
+        out.append(Source(t.final_url or t.fetched_url or t.url, s.lang, t.format, s.url, s.key)
                    if t is not None and t.http == "ok" else s)
     # Pages the list does not have yet; a new page whose text is its snapshot keeps its entry above.
-    out += [Source(t.final_url, t.lang, t.format, t.url, t.key) for t in fetched.values() if t.http == "ok"]
+    out += [Source(t.final_url or t.url, t.lang, t.format, t.url, t.key) for t in fetched.values() if t.http == "ok"]
     return out
 
 
@@ -453,9 +452,10 @@ def _log_only(db_path: Path, report: RefreshReport) -> None:
 
 def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
     """Write an accepted page's text where the source list expects it (see the module docstring)."""
-    if t.text is None or t.http != "ok":
+    if t.text is None or t.http != "ok" or t.format is None:
         return
     base = sources_file.parent
+    day = (t.retrieved_at or now_iso())[:10]
     ext = _EXTENSIONS[t.format]
     if t.entry is not None:
         current = Path(t.entry.location)
@@ -474,48 +474,11 @@ def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
         os.replace(tmp, path)
     relative = os.path.relpath(path, base)
     if t.entry is None:
-        _append_page_entry(sources_file, t, relative)
+        source_list.append_page(sources_file, {
+            "key": t.key, "lang": t.lang, "url": t.url, "file": relative, "format": t.format,
+            "retrieved": day, "attribution": f"fetched from {t.final_url} on {day} by `ingest refresh`."})
     elif written or path != Path(t.entry.location):  # `retrieved` says since when the snapshot holds this text
-        _update_page_entry(sources_file, t.key, t.lang,
-                           {"file": relative, "format": t.format, "retrieved": t.retrieved_at[:10]})
+        source_list.update_page(sources_file, t.key, t.lang,
+                                {"file": relative, "format": t.format, "retrieved": day})
 
 
-def _append_page_entry(sources_file: Path, t: PageRefresh, relative: str) -> None:
-    entry = {"key": t.key, "lang": t.lang, "url": t.url, "file": relative, "format": t.format,
-             "retrieved": t.retrieved_at[:10],
-             "attribution": f"fetched from {t.final_url} on {t.retrieved_at[:10]} by `ingest refresh`."}
-    block = "\n[[page]]\n" + "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in entry.items())
-    text = sources_file.read_text(encoding="utf-8")
-    _write_checked(sources_file, text.rstrip("\n") + "\n" + block)
-
-
-_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
-
-
-def _update_page_entry(sources_file: Path, key: str, lang: str, values: dict[str, str]) -> None:
-    """Set `values` in the [[page]] entry of (key, lang), keeping every comment and other line."""
-    lines = sources_file.read_text(encoding="utf-8").splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.lstrip().startswith("[")] + [len(lines)]
-    for start, end in zip(starts, starts[1:]):
-        if lines[start].strip() != "[[page]]":
-            continue
-        body = tomllib.loads("".join(lines[start + 1:end]))
-        if body.get("key") != key or body.get("lang") != lang:
-            continue
-        block = lines[start + 1:end]
-        for name, value in values.items():
-            new = f"{name} = {json.dumps(value, ensure_ascii=False)}\n"
-            at = next((i for i, line in enumerate(block) if (m := _KEY_LINE.match(line)) and m.group(1) == name), None)
-            if at is None:
-                at = max((i for i, line in enumerate(block) if _KEY_LINE.match(line)), default=-1) + 1
-                block.insert(at, new)
-            else:
-                block[at] = new
-        _write_checked(sources_file, "".join(lines[:start + 1] + block + lines[end:]))
-        return
-    raise SourceError(f"{sources_file}: no [[page]] entry for {key} ({lang}) to update")
-
-
-def _write_checked(path: Path, text: str) -> None:
-    tomllib.loads(text)  # never leave a source list that no longer parses
-    write_atomically(path, text)

@@ -67,12 +67,12 @@ def parse(raw: str) -> Parsed:
         return Parsed("ok", json.loads(text), placeholders=placeholders)
     except json.JSONDecodeError as first:
         error = first
-    repaired, applied = text, []
+    repaired, applied = text, list[str]()
     for name, repair in _REPAIRS:
         candidate = repair(repaired)
         if candidate == repaired:
             continue
-        repaired, applied = candidate, applied + [name]
+        repaired, applied = candidate, [*applied, name]
         try:
             value = json.loads(repaired)
         except json.JSONDecodeError:

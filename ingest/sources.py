@@ -72,7 +72,7 @@ def history_sources(directory: Path, lang: str, *, url: str | None = None, key: 
     if not files:
         raise SourceError(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
     return [Source(str(p), lang, "md", url, key, is_current=False, revision=p.stem,
-                   revision_date=REVISION_FILE.match(p.name).group(1)) for p in files]
+                   revision_date=p.name[:10]) for p in files]  # the name matched YYYY-MM-DD_…
 
 
 def guess_format(location: str, text: str) -> str:

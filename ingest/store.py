@@ -83,7 +83,7 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
         writer.finding(finding)
     writer.request_shapes()
     for table, rows in writer.rows.items():  # parents before children: the order of _TABLES
-        db[table].insert_all(rows, batch_size=1000)
+        db.table(table).insert_all(rows, batch_size=1000)
     ensure_db_shape(db)
     db.conn.commit()
     db.close()
@@ -166,7 +166,7 @@ class _Writer:
             sid = self.add("section", {
                 "page_id": page_id, "ord": ord_, "parent_id": parent, "level": section.level,
                 "heading": section.heading, "anchor": section.anchor,
-                "anchor_source": getattr(section, "anchor_source", None) or ("page" if section.anchor else None),
+                "anchor_source": section.anchor_source or ("page" if section.anchor else None),
                 "line": section.line, "is_api_section": bool(facts.apis_of(section)),
                 "body": "\n".join(b.text for b in section.blocks),
             })
@@ -270,10 +270,10 @@ class _Writer:
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:
     """Indexes, full-text search and views: the finishing of every build, in one place."""
-    db["requirement"].create_index(["api_name", "condition_key", "variant"], if_not_exists=True)
-    db["snippet"].create_index(["role"], if_not_exists=True)
-    db["ui_text"].create_index(["lang", "key"], unique=True, if_not_exists=True)
-    db["request_shape"].create_index(["service", "name"], unique=True, if_not_exists=True)
+    db.table("requirement").create_index(["api_name", "condition_key", "variant"], if_not_exists=True)
+    db.table("snippet").create_index(["role"], if_not_exists=True)
+    db.table("ui_text").create_index(["lang", "key"], unique=True, if_not_exists=True)
+    db.table("request_shape").create_index(["service", "name"], unique=True, if_not_exists=True)
     # trigram: Japanese has no spaces between words, so search must match any substring.
     db.execute("""create virtual table if not exists section_fts using fts5(
         heading, body, content='section', content_rowid='id', tokenize='trigram')""")

@@ -56,7 +56,7 @@ def drift_findings(english: PageFacts, other: PageFacts) -> list[Finding]:
     for facts, rival in (pair, pair[::-1]):
         lang, rival_lang = facts.page.lang, rival.page.lang
 
-        def add(subject, what, section=None):
+        def add(subject, what, section=None, facts=facts, lang=lang, rival_lang=rival_lang):
             out.append(Finding("drift", subject, f"{what} on the {lang} page but not on the {rival_lang} page",
                                section, None, "warning", facts.page))
 
@@ -80,7 +80,7 @@ def drift_findings(english: PageFacts, other: PageFacts) -> list[Finding]:
 
 
 def _api_sections(facts: PageFacts) -> dict:
-    out = {}
+    out: dict = {}
     for section in facts.page.sections:
         for m in facts.apis_of(section):
             out.setdefault(m.name, section)

@@ -12,9 +12,10 @@ Every build ends here (`finish_build`, called on the new file before its sanity 
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kb.query import has_table
@@ -115,7 +116,7 @@ def _current_date(conn, page_id, key, lang, sha, source, built_at) -> tuple[str,
         dates.append((fetched, "retrieved"))
     path = Path(source) if source and "://" not in source else None
     if not dates and path is not None and path.is_file():
-        mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         dates.append((mtime.date().isoformat(), "snapshot_file"))
     return min(dates) if dates else (built_at[:10], "build")
 
@@ -163,7 +164,7 @@ def record_changes(conn: sqlite3.Connection, previous: Path | None, *, origin: s
     # The step from the last revision to the current page is skipped once the log continues that
     # revision elsewhere: a refresh has since replaced the version it led to.
     for (key, lang), chain in chains.items():
-        for a, b in zip(chain, chain[1:]):
+        for a, b in itertools.pairwise(chain):
             if (key, lang, a["content_sha256"], b["content_sha256"]) in known:
                 continue
             if b["is_current"] and (key, lang, a["content_sha256"]) in continued:

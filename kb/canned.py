@@ -18,7 +18,7 @@ class QueryFileError(RuntimeError):
     """queries/ and its metadata.yml disagree: a packaging mistake, reported at start-up."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_queries(directory: Path = QUERIES) -> dict[str, dict]:
     """queries/<name>.sql with its titles and descriptions from queries/metadata.yml. A query
     without metadata (or metadata without a query) fails at start-up. Titles and descriptions are

@@ -93,7 +93,11 @@ def requirements(obj, api, conditions, scoped, lang, as_json):
 def conditions_cmd(obj, api, lang, as_json):
     """The conditions the page documents for API."""
     data = _run(lambda: query.conditions(obj.conn(), api, lang))
-    _emit(data, as_json, lambda d: [click.echo(f"{c['key']:<12} {c['label']}  — “{c['source']['text']}”") for c in d])
+    def text(d):
+        for c in d:
+            click.echo(f"{c['key']:<12} {c['label']}  — “{c['source']['text']}”")
+
+    _emit(data, as_json, text)
 
 
 @main.command()

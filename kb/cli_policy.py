@@ -16,7 +16,11 @@ def _read(path: str, what: str):
     """A JSON/YAML file (or - for stdin), parsed; unreadable or malformed → one KBError line."""
     name = "<stdin>" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
     except OSError as exc:
         raise KBError(f"{name}: cannot read the {what}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -27,10 +31,11 @@ def _read(path: str, what: str):
 
 
 def _requests(specs: tuple[str, ...]) -> list[tuple[str | None, object, str]]:
-    out = []
+    out: list[tuple[str | None, object, str]] = []
     for spec in specs:
-        api, sep, path = spec.partition("=")
-        if not sep or "/" in api or api.startswith("."):
+        prefix, sep, path = spec.partition("=")
+        api: str | None = prefix
+        if not sep or "/" in prefix or prefix.startswith("."):
             api, path = None, spec  # a plain path (which may itself contain '=' after a '/')
         body, name = _read(path, "request")
         out.append((api or None, body, name))

@@ -8,7 +8,6 @@ answer. Only the standard library is imported here, so `kb changes` starts fast.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from . import query
 from .query import KBError, closest_list, has_table
@@ -60,7 +59,7 @@ def changes(conn, since: str | None = None, lang: str | None = None, page_key: s
         for run in conn.execute(run_sql + " order by id", run_args).fetchall():
             pages = conn.execute("select * from refresh_page where run_id = ? order by id", [run["id"]]).fetchall()
             runs.append({**dict(run), "facts_rebuilt": bool(run["facts_rebuilt"]),
-                         "pages": [{k: p[k] for k in p.keys() if k not in ("id", "run_id")} for p in pages
+                         "pages": [{k: v for k, v in dict(p).items() if k not in ("id", "run_id")} for p in pages
                                    if (not lang or p["lang"] == lang) and (not page_key or p["page_key"] == page_key)]})
     return {"since": since, "transitions": transitions, "runs": runs}
 
@@ -106,8 +105,9 @@ def describe(change: dict) -> str:
 def summarize(changes: list[dict]) -> list[str]:
     """Lines for a person: actions added to (or removed from) one policy on one line, and actions
     whose resources changed the same way on one line."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple[object, ...], list[dict]] = {}
     for c in changes:
+        key: tuple[object, ...]
         if c["kind"] in ("action_added", "action_removed", "resource_changed"):
             key = (c["kind"], c["api"], c["condition"], c["variant"], json.dumps(c["before"]) if c["kind"] ==
                    "resource_changed" else "", json.dumps(c["after"]) if c["kind"] == "resource_changed" else "")
@@ -206,7 +206,7 @@ def timeline(conn, subject: str, condition: str | None = None, lang: str | None 
 
 def _version(r, what: str, condition: str | None) -> dict:
     """One row of queries/timeline.sql, with what a person wants to see of that kind of subject."""
-    split = lambda v: [x for x in (v or "").split(", ") if x]  # noqa: E731
+    split = lambda v: [x for x in (v or "").split(", ") if x]
     out = {"date": r["version_date"], "label": r["version"], "date_source": r["date_source"],
            "is_current": bool(r["is_current"]), "present": bool(r["present"])}
     if what == "action":

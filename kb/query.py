@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import canned
@@ -215,7 +216,7 @@ def condition_fields(conn) -> dict[str, tuple[str, ...]]:
             for r in conn.execute("select key, request_fields from condition")}
 
 
-def requirements(conn, api: str, conditions_: list[str] = (), scoped: bool = False,
+def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool = False,
                  lang: str | None = None) -> dict:
     """What the role needs for `api`: the page's main policy (or its resource-scoped variant),
     plus each chosen condition's statements, every statement with its provenance. A statement the

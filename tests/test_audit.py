@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kb import policy as P
-from kb.policy.catalogue import Catalogue
 from kb import query
+from kb.policy.catalogue import Catalogue
 from tests import expectations as X
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,8 +11,8 @@ import pytest
 
 from ingest.build import build
 from ingest.sources import DATA_DIR, Source, SourceError, history_sources
-from kb import query
 from ingest.store import BuildError
+from kb import query
 from tests import expectations as X
 
 CURRENT_EN = DATA_DIR / "snapshots" / "sagemaker-roles.en.md"

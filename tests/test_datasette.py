@@ -4,12 +4,9 @@ kb.query, which answers `kb requirements`."""
 
 import asyncio
 import json
-import re
 import shutil
 import subprocess
 import sys
-from html import unescape
-from itertools import chain
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -177,7 +174,7 @@ def test_create_image_carries_iam_passrole_on_the_japanese_page_only(client):
     en = client.rows("requirements", api="CreateImage", lang="en")
     assert allowed(ja) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "iam:PassRole"}
     assert allowed(en) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
-    passrole = [r for r in ja if r["action"] == "iam:PassRole"][0]
+    passrole = next(r for r in ja if r["action"] == "iam:PassRole")
     assert json.loads(passrole["condition_block"]) == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
@@ -261,13 +258,13 @@ def test_conditions_per_api_with_both_labels(client):
     every = client.rows("conditions", lang="ja")
     assert {(r["api"], r["key"]) for r in every} == {
         (api, key) for api, facts in X.JA.items()
-        for key in list(facts["conditions"]) + [facts.get("main_condition")] if key}
+        for key in [*list(facts["conditions"]), facts.get("main_condition")] if key}
 
 
 def test_findings_are_the_page_errata_and_drift(client):
     rows = client.rows("findings", lang="en")
-    assert X.ERRATA <= {(r["kind"], r["subject"]) for r in rows}
-    typo = [r for r in rows if r["kind"] == "api_name_typo"][0]
+    assert {(r["kind"], r["subject"]) for r in rows} >= X.ERRATA
+    typo = next(r for r in rows if r["kind"] == "api_name_typo")
     assert typo["source_url"] == EN_URL + "#sagemaker-roles-pass-role"
     drift = client.rows("findings", kind="drift")
     assert {(r["lang"], r["subject"]) for r in drift} == {
@@ -288,10 +285,10 @@ def test_drift_side_by_side(client):
     assert {(r["condition"], r["variant"]) for r in model} == {
         (None, "default"), (None, "scoped"), ("vpc", None), ("guardrails", None)}
     assert not any(r["differs"] for r in model)
-    vpc = [r for r in model if r["condition"] == "vpc"][0]
+    vpc = next(r for r in model if r["condition"] == "vpc")
     assert set(vpc["prevailing_actions"].split()) == set(vpc["translation_actions"].split()) == CREATE_MODEL_VPC
-    assert (vpc["prevailing_text"], vpc["translation_text"]) == ("If you specify a private VPC for your model, add the following permissions:",
-                                                JA_VPC_SENTENCE)
+    assert (vpc["prevailing_text"], vpc["translation_text"]) == (
+        "If you specify a private VPC for your model, add the following permissions:", JA_VPC_SENTENCE)
     every = client.rows("drift")
     assert {(r["api"], r["condition"], r["only_prevailing"] is not None) for r in every if r["differs"]} == {
         ("CreateImage", None, False), ("UpdateImage", None, False), ("CreateTrainingJob", "algorithm", True),
@@ -415,7 +412,7 @@ def test_home_page_answers_create_model_with_vpc_in_japanese(client):
     assert {r["href"] for r in rows} == {JA_URL + "#sagemaker-roles-createmodel-perms"}
     assert {r["condition"] for r in rows if r["action"].startswith("ec2:")} == {"プライベート VPC (VpcConfig)"}
     assert JA_VPC_SENTENCE in soup.select_one("#requirements").get_text()
-    assert [th.get_text() for th in soup.select("#requirements th")][0] == "アクション"
+    assert next(th.get_text() for th in soup.select("#requirements th")) == "アクション"
     # the form shows the API chosen and the API's conditions, labelled in Japanese
     assert soup.select_one("#api option[selected]")["value"] == "CreateModel"
     boxes = {i["value"]: i.has_attr("checked") for i in soup.select("#conditions input[name=conditions]")}

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ingest import fetch as fetch_mod
-from kb import __version__
 from ingest.fetch import USER_AGENT, FetchError, candidate_urls, fetch, strip_see_also
+from kb import __version__
 
 ETAG = '"v1-5f2c"'
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"

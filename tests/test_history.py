@@ -96,7 +96,7 @@ def test_timeline_of_the_guardrails_note(conn):
     ("CreateProcessingJob", "2020-11-02_2b764d9", "2020-11-02_2b764d9"),
 ])
 def test_timeline_of_an_api(conn, api, named, documented):
-    t, present = _timeline(conn, api)
+    t, _present = _timeline(conn, api)
     assert t["first_seen"]["label"] == named
     assert next(v["label"] for v in t["versions"] if v["documented"]) == documented
     assert t["versions"][0]["passes_role"] and t["present_now"]

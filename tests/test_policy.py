@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from parliament import analyze_policy_string, config as parliament_config
+from parliament import analyze_policy_string
+from parliament import config as parliament_config
 
 from kb import policy as P
-from kb.policy.plan import _all_documented
 from kb import query
+from kb.policy.plan import _all_documented
 from tests import expectations as X
 
 REQUESTS = Path(__file__).parent / "fixtures" / "requests"
@@ -73,7 +74,7 @@ def test_policy_grants_exactly_the_documented_actions(conn, lang, api, facts):
         assert_well_formed(got["policy"])
         assert granted(got["policy"]) == main
         for key, additions in facts["conditions"].items():
-            got = P.compose(conn, [api], base + [key], scoped=scoped, lang=lang)
+            got = P.compose(conn, [api], [*base, key], scoped=scoped, lang=lang)
             assert granted(got["policy"]) == main | additions, (key, scoped)
             assert_well_formed(got["policy"])
         everything = P.compose(conn, [api], base + list(facts["conditions"]), scoped=scoped, lang=lang)
@@ -187,7 +188,8 @@ def test_tuning_job_request_reads_the_training_job_definition(conn):
         f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs*"}
     assert resources_of(pol, "kms:CreateGrant") == {
         f"arn:aws:kms:us-east-1:{ACCOUNT}:key/mrk-1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6"}
-    assert got["context"]["from"]["region"].endswith("TrainingJobDefinition.AlgorithmSpecification.TrainingImage (image registry)")
+    assert got["context"]["from"]["region"].endswith(
+        "TrainingJobDefinition.AlgorithmSpecification.TrainingImage (image registry)")
     assert any("the page's AlgorithmSpecification.TrainingImage is read at "
                "TrainingJobDefinition.AlgorithmSpecification.TrainingImage" in n for n in got["notes"])
     assert not findings(pol, {"CRITICAL", "HIGH", "MEDIUM"})
@@ -356,8 +358,8 @@ def test_bad_requests_are_one_clear_error(conn, body, message):
 def test_condition_fields_exist_in_every_api_that_documents_the_condition(conn):
     """The lexicon's request_fields, as stored in the KB, must each reach a real request member
     of every API whose section documents the condition (botocore's shapes)."""
-    from kb.query import condition_fields
     from ingest.catalog import ApiModel
+    from kb.query import condition_fields
 
     model = ApiModel()
     fields = condition_fields(conn)

@@ -71,7 +71,7 @@ def test_tab_labels_are_not_sections(current):
     raw = CURRENT.read_text(encoding="utf-8")
     assert raw.count("#### [ JSON ]") == 16
     assert not any(s.heading in ("[ JSON ]", "[JSON]") for s in current.sections)
-    headings_in_file = [l for l in raw.splitlines() if re.match(r"#{1,6} ", l) and "[ JSON ]" not in l]
+    headings_in_file = [line for line in raw.splitlines() if re.match(r"#{1,6} ", line) and "[ JSON ]" not in line]
     assert len(current.sections) == len(headings_in_file)
     # the ------ / **** tab frames leave no empty blocks behind
     assert all(b.text for b in blocks(current) if b.kind != CODE)
@@ -79,7 +79,7 @@ def test_tab_labels_are_not_sections(current):
 
 def test_code_blocks_match_fences_verbatim(current):
     raw = CURRENT.read_text(encoding="utf-8")
-    fences = [l for l in raw.splitlines() if l.startswith("```")]
+    fences = [line for line in raw.splitlines() if line.startswith("```")]
     codes = [b.text for b in blocks(current) if b.kind == CODE]
     assert len(codes) == len(fences) // 2 == 38
     assert codes == fenced_bodies(raw)
@@ -96,7 +96,7 @@ def test_passing_roles_codes_and_links(current):
     assert len(para.codes) == 18
     assert "`" not in para.text and "](" not in para.text
     assert "(iam:PassRole)" in para.text
-    hrefs = [l.href for l in para.links]
+    hrefs = [link.href for link in para.links]
     assert "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateFlowDefinition.html" in hrefs
     assert para.links[0].text == "CreateAutoMLJob"
     assert para.line == 397

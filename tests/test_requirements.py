@@ -30,13 +30,13 @@ def test_main_policy_and_each_condition(conn, lang, api, facts):
     assert documented == set(facts["conditions"]) | set(base_conditions)
     for key, additions in facts["conditions"].items():
         for variant, expected_main in (("default", facts["default"]), ("scoped", facts["scoped"] or facts["default"])):
-            got = query.requirements(conn, api, base_conditions + [key], scoped=variant == "scoped", lang=lang)
+            got = query.requirements(conn, api, [*base_conditions, key], scoped=variant == "scoped", lang=lang)
             assert set(got["actions"]) == expected_main | additions, (key, variant)
 
 
 def test_every_statement_cites_its_page_section_and_sentence(conn):
     got = query.requirements(conn, "CreateModel", ["vpc"], lang="ja")
-    vpc = [s for s in got["statements"] if s["requirement"]["condition"] == "vpc"][0]
+    vpc = next(s for s in got["statements"] if s["requirement"]["condition"] == "vpc")
     src = vpc["source"]
     assert src["url"] == ("https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles.html"
                           "#sagemaker-roles-createmodel-perms")
@@ -99,7 +99,7 @@ def test_doc_errata_are_reported(conn, lang):
     assert (X.ERRATA_EN if lang == "en" else X.ERRATA) <= found
     assert ("unknown_request_field", "AlgorithmSpecification.TrainingImage") not in {
         (f["kind"], f["subject"]) for f in query.findings(conn, lang) if f["section"].endswith("createtrainingjob-perms")}
-    typo = [f for f in query.findings(conn, lang, kind="api_name_typo")][0]
+    typo = next(iter(query.findings(conn, lang, kind="api_name_typo")))
     assert typo["section"] == "sagemaker-roles-pass-role" and typo["line"]
 
 

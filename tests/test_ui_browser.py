@@ -2,7 +2,6 @@
 against a real `kb serve`: pick CreateModel and the private VPC in Japanese, read the table."""
 
 import json
-import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 

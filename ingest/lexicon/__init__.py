@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def known_languages() -> list[str]:
     return sorted(_files())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> Lexicon:
     return Lexicon(tomllib.loads(path.read_text(encoding="utf-8")), path)
 

@@ -109,8 +109,8 @@ def _collapse(s: str) -> str:
 
 
 def _classes(tag: Tag) -> list[str]:
-    value = tag.get("class") or []
-    return value.split() if isinstance(value, str) else list(value)
+    value: object = tag.get("class") or []
+    return value.split() if isinstance(value, str) else [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _line(node) -> int:

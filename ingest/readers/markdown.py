@@ -264,10 +264,10 @@ class _Walker:
         i += 1
         while i < len(self.toks) and self.toks[i].type != "tr_close":
             if self.toks[i].type == "inline":
-                text, c, l = _inline(self.toks[i].children or [])
+                text, c, found = _inline(self.toks[i].children or [])
                 cells.append(text)
                 codes += c
-                links += l
+                links += found
             i += 1
         self.emit(Block(PARAGRAPH, " | ".join(cells), line, codes, links))
         return i + 1

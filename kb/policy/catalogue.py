@@ -71,7 +71,7 @@ class Catalogue:
             return [found] if found else []
         key = pattern.lower()
         if key not in self._expanded:
-            service, _, name = key.partition(":")
+            service, _, _name = key.partition(":")
             sql, args = "select name from action where known", []
             if "*" not in service and "?" not in service:
                 sql, args = sql + " and service = ?", [service]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import query
@@ -28,8 +29,8 @@ class _Grant:
     sources: list[dict] = field(default_factory=list)
 
 
-def compose(conn, apis: list[str], conditions: list[str] = (), *, scoped: bool = False, lang: str | None = None,
-            requests: list[tuple[str | None, object, str]] = (), input_kms_keys: list[str] = (),
+def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bool = False, lang: str | None = None,
+            requests: Sequence[tuple[str | None, object, str]] = (), input_kms_keys: Sequence[str] = (),
             region: str | None = None, account: str | None = None) -> dict:
     """The policy for `apis` (one role): the page's statements for each API and condition,
     resources filled from the requests through the KB's scoping rules, merged.
@@ -156,19 +157,19 @@ def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rule
 def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes):
     out = []
     leaf = isinstance(value, str)
-    for path, v in strings_in(value, path):
+    for where, v in strings_in(value, path):
         made = value_to_arn(cat, action, v, leaf, ctx)
         if made is None:
             if leaf:
                 what = value_what(cat, action.partition(":")[0].lower())
                 kind = f" (not {what})" if what else ""
-                notes.append(f"{source}: {bare(path)} = {v!r} names no resource for {action}{kind}")
+                notes.append(f"{source}: {bare(where)} = {v!r} names no resource for {action}{kind}")
             continue
         arn, note = made
         if note:
             notes.append(f"{source}: {note}")
         consumed.add((source, v))
-        out.append((arn, {"request": source, "field": path, "value": v}))
+        out.append((arn, {"request": source, "field": where, "value": v}))
         owner = arn.split(":")[4] if arn.count(":") >= 5 else ""
         if ctx.account and owner and owner != ctx.account:
             notes.append(f"{source}: {v} is in account {owner}, not the role's ({ctx.account}): that resource's "
@@ -181,9 +182,13 @@ def _statements(groups: dict[tuple, dict[str, _Grant]], p: Plan) -> tuple[list[d
     granted on "*" anywhere needs no narrower grant; Sids named from content, unique."""
     anywhere = {a.lower() for (effect, cond, _), grants in groups.items() if effect == "Allow" and cond is None
                 for a, g in grants.items() if "*" in g.resources}
-    order = {None: 0, **{c: i + 1 for i, c in enumerate(dict.fromkeys(c for a in p.apis for c in p.chosen[a]))}}
-    statements, explain, used = [], [], set()
-    for (effect, cond, origin), grants in sorted(groups.items(), key=lambda kv: (order.get(kv[0][2], 99), kv[0][0], kv[0][1] or "")):
+    order: dict[str | None, int] = {None: 0}
+    order.update({c: i + 1 for i, c in enumerate(dict.fromkeys(c for a in p.apis for c in p.chosen[a]))})
+    statements: list[dict] = []
+    explain: list[dict] = []
+    used: set[str] = set()
+    in_order = sorted(groups.items(), key=lambda kv: (order.get(kv[0][2], 99), kv[0][0], kv[0][1] or ""))
+    for (effect, cond, origin), grants in in_order:
         by_resources: dict[tuple, list[str]] = {}
         for action, grant in grants.items():
             res = ("*",) if "*" in grant.resources else tuple(sorted(
@@ -232,7 +237,7 @@ def _leftover_notes(cat: Catalogue, statements, explain, with_request: bool) -> 
     """What the reader must know about resources the request did not name."""
     notes = []
     for stmt, ex in zip(statements, explain):
-        sid, actions = stmt["Sid"], ", ".join(stmt["Action"])
+        sid, _actions = stmt["Sid"], ", ".join(stmt["Action"])
         if stmt["Resource"] == ["*"]:
             if any(not s["resource_given"] for s in ex["sources"]):
                 notes.append(f"{sid}: Resource \"*\" for {_names(stmt['Action'])}: the page gives "

@@ -39,7 +39,7 @@ class RoleStatement:
     def covers(self, resource: str) -> bool:
         if self.resources is not None:
             return any(glob_covers(p, resource) for p in self.resources)
-        return not any(glob(p, False).fullmatch(resource) or glob_covers(p, resource) for p in self.not_resources)
+        return not any(glob(p, False).fullmatch(resource) or glob_covers(p, resource) for p in self.not_resources or [])
 
     @property
     def unrestricted(self) -> bool:
@@ -87,7 +87,7 @@ def parse_role_policy(doc, name: str) -> list[RoleStatement]:
         not_acts = _strings(st, "NotAction", where)
         if (acts is None) == (not_acts is None):
             raise KBError(f"{where} must have exactly one of Action and NotAction")
-        for a in acts or not_acts:
+        for a in acts or not_acts or []:
             if a != "*" and not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+", a):
                 raise KBError(f"{where}: {a!r} is not an action (service:Name, * and ? allowed)")
         res, not_res = _strings(st, "Resource", where), _strings(st, "NotResource", where)

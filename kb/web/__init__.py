@@ -28,7 +28,7 @@ def _canned(query: dict) -> dict:
             "description_html": str(description), "hide_sql": query["hide_sql"]}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _all_canned() -> dict[str, dict]:
     return {name: _canned(q) for name, q in canned.load_queries().items()}
 

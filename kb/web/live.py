@@ -98,6 +98,8 @@ class Reloader:
             return
         finally:
             self.swapping = False
+        if ds is None:
+            return
         ds.remove_database(DB_NAME)
         ds.add_database(new, name=DB_NAME)
         print(f"kb: {db.path} was replaced; now serving the new file", file=sys.stderr, flush=True)
