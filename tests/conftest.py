@@ -2,9 +2,11 @@
 real `kb serve` processes on free loopback ports."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,18 +17,42 @@ from ingest.build import build
 from ingest.sources import load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
+_SHIPPED: list[Path] = []
+
+
+def shipped_kb_path() -> Path:
+    """The KB of the shipped sources, history included, built once per test session (parametrized
+    tests read it while they are collected). Tests that write a KB copy it or build their own."""
+    if not _SHIPPED:
+        path = Path(tempfile.mkdtemp(prefix="kb-tests-")) / "kb.db"
+        build(load_sources(), path)
+        path.chmod(0o444)  # shared by every test: nobody writes it
+        _SHIPPED.append(path)
+    return _SHIPPED[0]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for path in _SHIPPED:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def kb_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("kb") / "kb.db"
-    build(load_sources(), path)
-    return path
+def kb_db():
+    return shipped_kb_path()
 
 
 @pytest.fixture(scope="session")
 def shipped_kb(kb_db):
     return kb_db
+
+
+@pytest.fixture
+def kb_copy(tmp_path):
+    """A writable copy of the shipped KB, for a test that refreshes or rebuilds it."""
+    path = tmp_path / "kb.db"
+    shutil.copy(shipped_kb_path(), path)
+    path.chmod(0o644)
+    return path
 
 
 def free_port() -> int:

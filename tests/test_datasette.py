@@ -19,6 +19,7 @@ from kb import query
 from kb.canned import QUERIES, load_queries
 from kb.serve import make_datasette
 from tests import expectations as X
+from tests.helpers import Client
 
 EN_URL = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
 JA_URL = "https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles.html"
@@ -49,22 +50,6 @@ COLUMNS = {
               "prevailing_actions", "translation_actions", "prevailing_heading", "translation_heading",
               "prevailing_text", "translation_text", "prevailing_url", "translation_url"],
 }
-
-
-class Client:
-    """datasette.client driven from synchronous tests, on one event loop."""
-
-    def __init__(self, ds):
-        self.ds = ds
-        self.loop = asyncio.new_event_loop()
-
-    def get(self, path, **kwargs):
-        return self.loop.run_until_complete(self.ds.client.get(path, **kwargs))
-
-    def rows(self, name, **params):
-        r = self.get(f"/kb/{name}.json?" + urlencode({**params, "_shape": "array"}))
-        assert r.status_code == 200, r.text
-        return r.json()
 
 
 @pytest.fixture(scope="module")
