@@ -2,7 +2,6 @@
 facts labelled from the real pages (tests/expectations.py and the sets below) and against
 kb.query, which answers `kb requirements`."""
 
-import asyncio
 import json
 import shutil
 import subprocess
