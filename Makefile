@@ -36,11 +36,11 @@ browser:
 	    apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
 	  else echo "chromium or a Japanese font missing and not root: the browser test may be skipped"; fi; }
 
-# Lint and types first (seconds), then the suite; each step's failure fails `make test`.
+# Lint and types first (seconds), then the suite on every core; each step's failure fails `make test`.
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 bench: $(KB)
 	$(BIN)/python -m bench

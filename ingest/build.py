@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,14 +12,14 @@ from pathlib import Path
 
 from kb import __version__
 
-from . import store, validate, versions
+from . import cache, store, validate, versions
 from .catalog import ActionCatalog, ApiModel
 from .extract import Finding, PageFacts, extract
 from .facts import iam_rules
 from .lexicon import all_lexicons
 from .model import ReaderError
 from .revisions import skip_repeated_revisions
-from .sources import Source, SourceError, page_key, read_file, read_page
+from .sources import Source, SourceError, guess_format, page_key, read_file, read_page
 
 
 @dataclass
@@ -27,6 +29,7 @@ class PageTiming:
     read_s: float = 0.0
     extract_s: float = 0.0
     validate_s: float = 0.0
+    cached: bool = False  # its extraction came from the cache (read_s, extract_s, validate_s are 0)
 
 
 @dataclass
@@ -41,11 +44,12 @@ class BuildReport:
 
 
 def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source], str] | None = None,
-          finish: Callable[[Path, Path], None] | None = None) -> BuildReport:
+          finish: Callable[[Path, Path], None] | None = None, use_cache: bool = True) -> BuildReport:
     """Build a KB from `sources` into `db_path`. Raises SourceError/ReaderError/BuildError
     before touching `db_path` when any page cannot be read or the result fails its check.
     `finish(db_path, new_file)` runs on the written file before its check; the default carries
-    the change log over and dates the page versions (ingest/versions.py)."""
+    the change log over and dates the page versions (ingest/versions.py). With `use_cache`, an
+    unchanged page's extraction is reused (ingest/cache.py)."""
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
     sources, report.skipped = skip_repeated_revisions(sources)
@@ -54,25 +58,22 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     report.setup_s = time.perf_counter() - started
     records: list[store.PageRecord] = []
     findings: list[Finding] = []
+    code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", "")) if use_cache \
+        else None
     for source in sources:
         timing = PageTiming(source.location, source.lang)
-        t0 = time.perf_counter()
         text = fetch_text(source) if source.is_url and fetch_text else read_file(source.location)
-        try:
-            page = read_page(source, text)
-        except ReaderError as exc:
-            raise SourceError(f"{source.location} ({source.lang}): {exc}") from exc
-        t1 = time.perf_counter()
-        facts = extract(page, api_model)
-        t2 = time.perf_counter()
-        facts.findings += validate.request_field_findings(facts, api_model)
-        facts.findings += validate.action_findings(facts, actions)
-        t3 = time.perf_counter()
-        timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, t3 - t2
+        sha = store.sha256_text(text)
+        key = cache.entry_key(sha, source.lang, source.format or guess_format(source.location, text), code) \
+            if code else None
+        facts, timing.cached = cache.facts_for(key, functools.partial(_facts, source, text, api_model, actions, timing))
+        page = facts.page
+        page.source, page.url = source.location, source.url or (source.location if source.is_url else None)
+        page.revision = source.revision or page.revision
         report.timings.append(timing)
         report.pages.append(facts)
-        records.append(store.PageRecord(facts, page_key(source, page), store.sha256_text(text),
-                                        source.is_current, source.revision_date, retrieved_at=source.retrieved))
+        records.append(store.PageRecord(facts, page_key(source, page), sha, source.is_current, source.revision_date,
+                                        retrieved_at=source.retrieved))
     current = [r for r in records if r.is_current]
     align_anchors(current)
     findings += drift_between_languages(current)
@@ -92,6 +93,22 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started
     return report
+
+
+def _facts(source: Source, text: str, api_model: ApiModel, actions: ActionCatalog, timing: PageTiming) -> PageFacts:
+    """Read, extract, validate one page (what the cache saves a rebuild from doing again)."""
+    t0 = time.perf_counter()
+    try:
+        page = read_page(source, text)
+    except ReaderError as exc:
+        raise SourceError(f"{source.location} ({source.lang}): {exc}") from exc
+    t1 = time.perf_counter()
+    facts = extract(page, api_model)
+    t2 = time.perf_counter()
+    facts.findings += validate.request_field_findings(facts, api_model)
+    facts.findings += validate.action_findings(facts, actions)
+    timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, time.perf_counter() - t2
+    return facts
 
 
 def align_anchors(records: list[store.PageRecord]) -> None:

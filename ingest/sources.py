@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from kb import DATA_DIR
+
 from .lexicon import UnknownLanguage, lexicon
 from .model import Page, ReaderError
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_SOURCES = DATA_DIR / "sources.toml"
 REVISION_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.md$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -100,7 +101,8 @@ def read_page(source: Source, text: str) -> Page:
     url = source.url or (source.location if source.is_url else None)
     if fmt == "md":
         from .readers.markdown import read_markdown
-        page = read_markdown(text, lang=source.lang, source=source.location, url=url, note_labels=lex.note_labels)
+        page = read_markdown(text, lang=source.lang, source=source.location, url=url, note_labels=lex.note_labels,
+                             disclaimer_markers=lex.disclaimer_markers)
     elif fmt == "html":
         from .readers.html import read_html
         page = read_html(text, lang=source.lang, source=source.location, url=url, note_labels=lex.note_labels,

@@ -83,10 +83,19 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
         writer.finding(finding)
     writer.request_shapes()
     for table, rows in writer.rows.items():  # parents before children: the order of _TABLES
-        db.table(table).insert_all(rows, batch_size=1000)
+        insert_rows(db.conn, table, rows)
     ensure_db_shape(db)
     db.conn.commit()
     db.close()
+
+
+def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+    """One executemany per table: the rows of a table all have the same columns."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
+    conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
 
 
 # Insert order: a table's foreign keys point only to tables before it.

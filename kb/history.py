@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from . import query
-from .query import KBError, closest_list, has_table
+from .query import KBError, did_you_mean, has_table
 
 # --- the change log, as stored --------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ def version_pages(conn, lang: str, page_key: str | None = None) -> tuple[str, li
     if page_key is None:
         page_key = keys[0]
     elif page_key not in keys:
-        raise KBError(f"no {lang} page {page_key!r}" + closest_list(page_key, keys))
+        raise KBError(f"no {lang} page {page_key!r}" + did_you_mean(page_key, keys))
     ids = [r[0] for r in conn.execute("select page_id from page_version where lang = ? and page_key = ? order by ord",
                                       [lang, page_key])]
     return page_key, ids
@@ -164,13 +164,13 @@ def _resolve(conn, subject: str, page_ids: list[int]) -> tuple[str, str]:
                 join snippet sn on sn.id = st.snippet_id where sn.page_id in ({marks}) order by 1""", page_ids)]
         name = next((a for a in known if a.lower() == subject.lower()), None)
         if name is None:
-            raise KBError(f"no version of the page names the action {subject!r}" + closest_list(subject, known))
+            raise KBError(f"no version of the page names the action {subject!r}" + did_you_mean(subject, known))
         return "action", name
     found = query.api_named(conn, page_ids, subject)
     if found is None:
         known = [r[0] for r in conn.execute(
             f"select distinct api_name from api_mention where page_id in ({marks}) order by 1", page_ids)]
-        raise KBError(f"no version of the page names the API {subject!r}" + closest_list(subject, known))
+        raise KBError(f"no version of the page names the API {subject!r}" + did_you_mean(subject, known))
     return "api", found
 
 

@@ -68,12 +68,6 @@ def did_you_mean(name: str, names: list[str]) -> str:
     return f" (did you mean {near}?)" if near else ""
 
 
-# Kept for the messages that list several choices after a semicolon.
-def closest_list(name: str, names: list[str]) -> str:
-    near = closest(name, names)
-    return f"; did you mean {near}?" if near else ""
-
-
 # --- languages and words ------------------------------------------------------------------------
 
 

@@ -18,6 +18,10 @@ from ingest.sources import load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 _SHIPPED: list[Path] = []
+# The extraction cache of this test session only (ingest/cache.py), shared by the builds the tests
+# run in-process and in subprocesses: the first build of a page fills it, later ones reuse it.
+_CACHE = Path(tempfile.mkdtemp(prefix="kb-tests-cache-"))
+os.environ["KB_CACHE_DIR"] = str(_CACHE)
 
 
 def shipped_kb_path() -> Path:
@@ -34,6 +38,7 @@ def shipped_kb_path() -> Path:
 def pytest_sessionfinish(session, exitstatus):
     for path in _SHIPPED:
         shutil.rmtree(path.parent, ignore_errors=True)
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -45,14 +45,18 @@ def read_markdown(
     source: str | None = None,
     url: str | None = None,
     note_labels: dict[str, str] | None = None,
+    disclaimer_markers: list[str] | None = None,
 ) -> Page:
-    """Read one Markdown page. Raises ReaderError if it is empty or has no heading."""
+    """Read one Markdown page. Raises ReaderError if it is empty or has no heading. A paragraph
+    before the first heading with one of the language's `disclaimer_markers` is the page's
+    machine-translation notice (translated .md pages start with it)."""
     if not isinstance(text, str) or not text.strip():
         raise ReaderError(f"{source or 'markdown input'}: empty document")
     labels = DEFAULT_NOTE_LABELS if note_labels is None else note_labels
     # Blank out front matter line for line so token line numbers still match the file.
     text = _FRONT_MATTER.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    sections = _Walker(_MD.parse(text), labels).run()
+    walker = _Walker(_MD.parse(text), labels)
+    sections = walker.run()
     if not sections:
         raise ReaderError(f"{source or 'markdown input'}: no heading found, not a documentation page")
 
@@ -68,8 +72,10 @@ def read_markdown(
     if source:
         m = _REVISION.fullmatch(PurePath(source).stem)
         revision = m.group(0) if m else None
+    markers = [m for m in disclaimer_markers or [] if m]
+    disclaimer = next((b.text for b in walker.preamble if any(m in b.text for m in markers)), None)
     return Page(lang=lang, format="md", title=title, sections=sections, url=url, source=source,
-                revision=revision)
+                revision=revision, disclaimer=disclaimer)
 
 
 def _inline(children: list[Token]) -> tuple[str, list[str], list[Link]]:
@@ -131,6 +137,7 @@ class _Walker:
         self.lists: list[bool] = []  # ordered flag per open list
         self.item_has_text: list[bool] = []  # per open list item: its LIST_ITEM was emitted
         self.heading_end: int | None = None  # 0-based line after the latest heading
+        self.preamble: list[Block] = []  # what stands before the first heading (a translation notice)
 
     def run(self) -> list[Section]:
         i = 0
@@ -143,9 +150,11 @@ class _Walker:
         return max(len(self.lists) - 1, 0)
 
     def emit(self, block: Block) -> None:
-        # Content before the first heading has no section to live in (AWS pages have none there);
-        # it is dropped rather than invented into a heading-less section.
-        if self.sections and (block.text or block.kind == CODE):
+        # Content before the first heading has no section to live in (AWS pages print only a
+        # translation notice there): it is kept aside, never invented into a heading-less section.
+        if not self.sections:
+            self.preamble.append(block)
+        elif block.text or block.kind == CODE:
             if self.lists:
                 block.depth = self.depth
                 block.in_item = block.kind != LIST_ITEM

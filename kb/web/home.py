@@ -89,9 +89,8 @@ def _answer(conn, lang: str, asked: str, picked: set[str], scoped: bool) -> dict
 
 
 def _page(conn, lang: str) -> dict:
-    return {"languages": query.languages(conn), "ui": query.ui(conn, lang),
-            "pages": [dict(r) for r in conn.execute(
-                "select lang, url, title from page where is_current and page_key = 'sagemaker-roles' order by lang")]}
+    counts = {r[0]: r[1] for r in conn.execute("select lang, count(*) from page where is_current group by lang")}
+    return {"languages": query.languages(conn), "ui": query.ui(conn, lang), "page_counts": counts}
 
 
 async def home(datasette, request, send):
@@ -128,6 +127,7 @@ async def home(datasette, request, send):
                      "description": q["description"].get(lang) or q["description"]["en"],
                      "url": _query_url(datasette, name, q["example"])} for name, q in queries.items()],
         "search_url": datasette.urls.database(DB_NAME) + "/search",
+        "pages_url": datasette.urls.table(DB_NAME, "page") + "?is_current=1",
         "browse_url": datasette.urls.database(DB_NAME),
         "css_url": static_url(datasette, "kb.css"), "js_url": static_url(datasette, "kb.js"),
         "panel_js_url": static_url(datasette, "policy-panel.js"),
