@@ -7,7 +7,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8001
 KB       = data/kb.db
 KB_INPUTS = data/sources.toml $(wildcard data/snapshots/*) $(wildcard data/history/*/*/*.md) \
-            $(shell find ingest kb -name '*.py' -o -name '*.toml' 2>/dev/null)
+            $(shell find data/guide ingest kb -name '*.md' -o -name '*.tsv' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
 .PHONY: install serve kb test bench browser clean
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable
@@ -14,22 +13,12 @@ from kb import __version__
 
 from . import cache, store, validate, versions
 from .catalog import ActionCatalog, ApiModel
-from .extract import Finding, PageFacts, extract
+from .extract import Finding, PageFacts
 from .facts import iam_rules
 from .lexicon import all_lexicons
-from .model import ReaderError
+from .pages import PageTiming, extract_pages
 from .revisions import skip_repeated_revisions
-from .sources import Source, SourceError, guess_format, page_key, read_file, read_page
-
-
-@dataclass
-class PageTiming:
-    source: str
-    lang: str
-    read_s: float = 0.0
-    extract_s: float = 0.0
-    validate_s: float = 0.0
-    cached: bool = False  # its extraction came from the cache (read_s, extract_s, validate_s are 0)
+from .sources import Source, page_key, read_file
 
 
 @dataclass
@@ -60,20 +49,12 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     findings: list[Finding] = []
     code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", "")) if use_cache \
         else None
-    for source in sources:
-        timing = PageTiming(source.location, source.lang)
-        text = fetch_text(source) if source.is_url and fetch_text else read_file(source.location)
-        sha = store.sha256_text(text)
-        key = cache.entry_key(sha, source.lang, source.format or guess_format(source.location, text), code) \
-            if code else None
-        facts, timing.cached = cache.facts_for(key, functools.partial(_facts, source, text, api_model, actions, timing))
-        page = facts.page
-        page.source, page.url = source.location, source.url or (source.location if source.is_url else None)
-        page.revision = source.revision or page.revision
+    texts = [fetch_text(s) if s.is_url and fetch_text else read_file(s.location) for s in sources]
+    for source, text, (facts, timing) in zip(sources, texts, extract_pages(sources, texts, api_model, actions, code)):
         report.timings.append(timing)
         report.pages.append(facts)
-        records.append(store.PageRecord(facts, page_key(source, page), sha, source.is_current, source.revision_date,
-                                        retrieved_at=source.retrieved))
+        records.append(store.PageRecord(facts, page_key(source, facts.page), store.sha256_text(text),
+                                        source.is_current, source.revision_date, retrieved_at=source.retrieved))
     current = [r for r in records if r.is_current]
     align_anchors(current)
     findings += drift_between_languages(current)
@@ -93,22 +74,6 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started
     return report
-
-
-def _facts(source: Source, text: str, api_model: ApiModel, actions: ActionCatalog, timing: PageTiming) -> PageFacts:
-    """Read, extract, validate one page (what the cache saves a rebuild from doing again)."""
-    t0 = time.perf_counter()
-    try:
-        page = read_page(source, text)
-    except ReaderError as exc:
-        raise SourceError(f"{source.location} ({source.lang}): {exc}") from exc
-    t1 = time.perf_counter()
-    facts = extract(page, api_model)
-    t2 = time.perf_counter()
-    facts.findings += validate.request_field_findings(facts, api_model)
-    facts.findings += validate.action_findings(facts, actions)
-    timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, time.perf_counter() - t2
-    return facts
 
 
 def align_anchors(records: list[store.PageRecord]) -> None:

@@ -18,7 +18,6 @@ import os
 import pickle
 import stat
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from .extract import PageFacts
@@ -85,15 +84,3 @@ def store(key: str, facts: PageFacts) -> None:
         os.replace(tmp, folder / f"{key}.pickle")
     except OSError:
         return  # a read-only home or a full disk: the build goes on without the cache
-
-
-def facts_for(key: str | None, compute: Callable[[], PageFacts]) -> tuple[PageFacts, bool]:
-    """(the page's facts, whether they came from the cache). key None: no cache."""
-    if key is not None:
-        hit = load(key)
-        if hit is not None:
-            return hit, True
-    facts = compute()
-    if key is not None:
-        store(key, facts)
-    return facts, False

@@ -148,6 +148,34 @@ class ApiModel:
                     visit(service, shape)
         return list(rows.values())
 
+    def role_members(self, operation: str, suffix: str, max_depth: int = 4) -> list[str]:
+        """Request paths of the members that carry a role ARN (their shape's name ends with
+        `suffix`), shallowest first: CreateLabelingJob → ["RoleArn"], CreateModel → ["ExecutionRoleArn"]."""
+        key = (operation, suffix)
+        if key not in self._roles:
+            found: list[str] = []
+            if operation in self.operations:
+                shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+
+                def walk(shape, prefix, depth, seen):
+                    shape = _element(shape)
+                    if shape is None or depth > max_depth or shape.type_name != "structure" or shape.name in seen:
+                        return
+                    for name, member in shape.members.items():
+                        path = f"{prefix}.{name}" if prefix else name
+                        if _element(member).name.endswith(suffix) and _element(member).type_name == "string":
+                            found.append(path)
+                        walk(member, path, depth + 1, seen | {shape.name})
+
+                if shape is not None:
+                    walk(shape, "", 0, frozenset())
+            self._roles[key] = sorted(found, key=lambda p: (p.count("."), p))
+        return self._roles[key]
+
+    @cached_property
+    def _roles(self) -> dict[tuple[str, str], list[str]]:
+        return {}
+
     def field_exists(self, operation: str, path: str) -> bool:
         return self._resolve(operation, path.split(".")) is not None
 

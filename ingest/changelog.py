@@ -40,7 +40,7 @@ def resource_shape(resource: str | None) -> str:
 
 
 _REQUIREMENT_FACTS = """
-    select r.api_name, r.condition_key, r.variant, st.effect, sa.action, sa.negated,
+    select {subject} as api_name, r.condition_key, r.variant, st.effect, sa.action, sa.negated,
            st.resource_given, sr.resource, {shape} as shape,
            s.anchor, s.heading, sn.snippet_index, sn.role, sn.lead_text, p.url as page_url
     from requirement r
@@ -75,7 +75,10 @@ def page_facts(conn: sqlite3.Connection, page_id: int) -> Facts:
     facts = Facts()
     # A KB written before shapes were stored (the file a refresh replaces): computed here, the same way.
     stored = has_column(conn, "statement_resource", "shape")
-    sql = _REQUIREMENT_FACTS.format(shape="sr.shape" if stored else "null")
+    # a feature's role (no API) is named by its context; a KB from before role contexts has none
+    subject = ("coalesce(r.api_name, (select c.key from role_context c where c.id = r.context_id))"
+               if has_column(conn, "requirement", "context_id") else "r.api_name")
+    sql = _REQUIREMENT_FACTS.format(shape="sr.shape" if stored else "null", subject=subject)
     resources: dict[tuple, dict[str, dict[str, str]]] = {}  # requirement → action key → printed → shape
     for r in conn.execute(sql, [page_id]):
         (api, cond, variant, effect, action, negated, given, resource, shape, anchor, heading, index, role,

@@ -8,13 +8,29 @@ a finding or an unclassified condition; nothing is dropped silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from . import classify, managed, tables
 from . import snippets as sn
+from .attribute import PageState, classify_snippet, feature_snippet, page_state, slug
 from .catalog import ApiMatch, ApiModel
+from .contexts import ContextFinder
 from .facts import iam_rules
 from .lexicon import Lexicon, lexicon
 from .model import CODE, LIST_ITEM, NOTE, PARAGRAPH, Block, Page, Section
+from .pagefacts import (
+    CallerPermission,
+    ConditionFact,
+    FieldRef,
+    Finding,
+    ManagedPolicyRef,
+    PageFacts,
+    Requirement,
+    ScopingRule,
+    Snippet,
+)
+
+__all__ = ["CallerPermission", "ConditionFact", "FieldRef", "Finding", "ManagedPolicyRef", "PageFacts", "Requirement",
+           "ScopingRule", "Snippet", "extract"]
 
 ACTION_TOKEN = re.compile(r"(?<![\w/.-])([a-z][a-z0-9-]*:[A-Z*][A-Za-z0-9*]*)")
 DOTTED_FIELD = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+)")
@@ -26,110 +42,20 @@ TRUST, KEY_POLICY, EXAMPLE, ACTION_LIST, PROSE, OTHER_CODE = (
     "trust_policy", "key_policy", "example", "action_list", "prose", "code")
 
 
-@dataclass
-class Finding:
-    kind: str
-    subject: str  # the offending text exactly as printed
-    detail: str
-    section: Section | None = None
-    line: int | None = None
-    severity: str = "error"
-    page: Page | None = None  # None: the page whose facts carry the finding
-
-
-@dataclass
-class Snippet:
-    index: int  # page-wide ordinal of code blocks: the provenance "snippet index"
-    section: Section
-    block: Block
-    lead: str  # the paragraph that introduces it
-    role: str
-    parsed: sn.Parsed
-    statements: list[sn.Statement]
-    condition: str | None = None
-
-
-@dataclass
-class Requirement:
-    api: str
-    section: Section
-    snippet: Snippet
-    condition: str | None  # None: the API's main policy
-    variant: str | None  # "default", "scoped", or None (applies to both)
-
-
-@dataclass
-class ScopingRule:
-    section: Section
-    actions: list[str]
-    field: str | None
-    request_api: str | None
-    request_api_spelling: str | None
-    text: str
-    line: int
-    in_api_model: bool | None = None  # set by validation
-    suggested_path: str | None = None
-
-
-@dataclass
-class FieldRef:
-    """A request field the prose names with its API (`CreateModel.PrimaryContainer.Image`)."""
-    section: Section
-    api: ApiMatch
-    path: str
-    line: int
-
-
-@dataclass
-class ConditionFact:
-    key: str
-    label: str
-    classified: bool
-    phrase: str  # the page's own sentence
-
-
-@dataclass
-class PageFacts:
-    page: Page
-    service: str | None
-    api_sections: dict[int, list[ApiMatch]] = field(default_factory=dict)  # id(section) → APIs
-    passrole: list[ApiMatch] = field(default_factory=list)
-    passrole_section: Section | None = None
-    passrole_line: int | None = None
-    snippets: list[Snippet] = field(default_factory=list)
-    requirements: list[Requirement] = field(default_factory=list)
-    conditions: dict[str, ConditionFact] = field(default_factory=dict)
-    scoping: list[ScopingRule] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    field_refs: list[FieldRef] = field(default_factory=list)
-
-    def apis_of(self, section: Section) -> list[ApiMatch]:
-        return self.api_sections.get(id(section), [])
-
-    # Sections are keyed by identity in memory; a pickled copy (ingest/cache.py) keys them by position.
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        position = {id(s): i for i, s in enumerate(self.page.sections)}
-        state["api_sections"] = {position[k]: v for k, v in self.api_sections.items()}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        sections = state["page"].sections
-        state["api_sections"] = {id(sections[i]): v for i, v in state["api_sections"].items()}
-        self.__dict__.update(state)
-
-
-def extract(page: Page, api_model: ApiModel) -> PageFacts:
+def extract(page: Page, api_model: ApiModel, page_key: str = "", finder: ContextFinder | None = None) -> PageFacts:
     lex = lexicon(page.lang)
-    facts = PageFacts(page, service=None)
+    rules = iam_rules()
+    finder = finder or ContextFinder(api_model, rules)
+    facts = PageFacts(page, service=None, page_key=page_key or page.title)
     for section in page.sections:
         apis = _section_apis(section, lex, api_model)
         if apis:
             facts.api_sections[id(section)] = apis
     facts.service = _page_service(facts)
+    state = page_state(page, finder, {a.lower() for a in rules["trust_actions"]})
     index = 0
     for section in page.sections:
-        index = _extract_section(facts, section, lex, api_model, index)
+        index = _extract_section(facts, section, lex, api_model, index, state, finder)
     _record_spelling_findings(facts)
     return facts
 
@@ -145,7 +71,8 @@ def _page_service(facts: PageFacts) -> str | None:
     return max(set(services), key=services.count) if services else None
 
 
-def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model: ApiModel, index: int) -> int:
+def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model: ApiModel, index: int,
+                     state: PageState, finder: ContextFinder) -> int:
     apis = facts.apis_of(section)
     section_condition = None
     main_seen = False
@@ -155,7 +82,13 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
         if block.kind != CODE:
             if block.kind in (PARAGRAPH, NOTE, LIST_ITEM) and not block.in_item:
                 lead_block = block
-            _prose_facts(facts, section, block, pos, lex, api_model, apis)
+            _prose_facts(facts, section, block, pos, lex, api_model, apis, finder)
+            if block.cells is not None and not apis:
+                facts.callers += tables.caller_permissions(block, section, lex, api_model, finder)
+            if not apis and lex.says("managed_policy", block.text):
+                ref = managed.reference(section, blocks, pos, lex, finder)
+                if ref is not None:
+                    facts.managed.append(ref)
             if apis and not main_seen and block.kind == PARAGRAPH:
                 cond = lex.condition_in(block.text)
                 if cond and not _next_is_code(blocks, pos):
@@ -169,6 +102,15 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
         facts.snippets.append(snippet)
         _json_findings(facts, snippet)
         snippet.role = _role(snippet, lex, bool(apis), main_seen)
+        classify_snippet(snippet, state, lex, bool(apis), blocks[:pos])
+        if snippet.kind == classify.TRUST:  # for which role a trust policy is, as for a role's policy
+            snippet.attributions = finder.attribute(
+                state.page, facts.page_key, section, blocks[:pos], lead, [a.name for a in apis],
+                state.headings.get(id(section), [section.heading]))
+        if not apis and snippet.kind == classify.EXECUTION_ROLE:
+            feature_snippet(facts, snippet, blocks[:pos], state, lex, finder)
+            lead_block = None
+            continue
         if snippet.role == CONDITION:
             snippet.condition = _lead_condition(facts, snippet, lex)
         if apis and snippet.role in (BASELINE, SCOPED):
@@ -177,7 +119,8 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
         if apis and snippet.role in (BASELINE, SCOPED, CONDITION):
             variant = {BASELINE: "default", SCOPED: "scoped"}.get(snippet.role)
             for api in apis:
-                facts.requirements.append(Requirement(api.name, section, snippet, snippet.condition, variant))
+                facts.requirements.append(Requirement(api.name, section, snippet, snippet.condition, variant,
+                                                      finder.context_of(api.name)))
         lead_block = None  # a lead sentence introduces one snippet only
     return index
 
@@ -225,7 +168,7 @@ def _lead_condition(facts: PageFacts, snippet: Snippet, lex: Lexicon) -> str:
     if cond:
         return _condition(facts, cond.key, cond.label, True, snippet.lead).key
     # A condition the lexicon does not know yet: keep it, under a key made from its words.
-    key = "unclassified_" + _slug(snippet.lead)
+    key = "unclassified_" + slug(snippet.lead)
     fact = _condition(facts, key, snippet.lead, False, snippet.lead)
     facts.findings.append(Finding(
         "unclassified_condition", snippet.lead,
@@ -234,18 +177,13 @@ def _lead_condition(facts: PageFacts, snippet: Snippet, lex: Lexicon) -> str:
     return fact.key
 
 
-def _slug(text: str) -> str:
-    words = re.findall(r"\w+", text.lower())[:8]
-    return "_".join(words)[:60] or "condition"
-
-
 def _condition(facts: PageFacts, key: str, label: str, classified: bool, phrase: str) -> ConditionFact:
     if key not in facts.conditions:
         facts.conditions[key] = ConditionFact(key, label, classified, phrase)
     return facts.conditions[key]
 
 
-def _prose_facts(facts, section, block, pos, lex, api_model, apis) -> None:
+def _prose_facts(facts, section, block, pos, lex, api_model, apis, finder) -> None:
     """PassRole list, prose-only requirements, field references and scoping bullets."""
     for dotted in DOTTED_FIELD.findall(block.text):
         head, _, path = dotted.partition(".")
@@ -258,7 +196,8 @@ def _prose_facts(facts, section, block, pos, lex, api_model, apis) -> None:
         for owner in apis:
             if api_model.field_exists(owner.name, head):
                 facts.field_refs.append(FieldRef(section, owner, dotted, block.line))
-    if block.kind in (PARAGRAPH, NOTE) and lex.passrole_action in _actions_in(block) and not apis:
+    if (block.kind in (PARAGRAPH, NOTE) and block.cells is None and not apis and not facts.passrole
+            and lex.passrole_action in _actions_in(block)):
         listed = api_model.find_in_text(" ".join([block.text] + [link.href for link in block.links]))
         if len(listed) >= 2:
             facts.passrole = listed
@@ -269,14 +208,15 @@ def _prose_facts(facts, section, block, pos, lex, api_model, apis) -> None:
         cond = lex.condition_in(block.text)
         states_need = lex.says("prose_requirement", block.text)
         if actions and (cond or states_need) and not _next_is_code(section.blocks, pos):
-            key = cond.key if cond else "unclassified_" + _slug(block.text)
+            key = cond.key if cond else "unclassified_" + slug(block.text)
             _condition(facts, key, cond.label if cond else block.text, bool(cond), block.text)
             stmt = sn.Statement("Allow", actions)
             snippet = Snippet(-1, section, block, block.text, PROSE,
                               sn.Parsed("ok", stmt.as_policy_statement()), [stmt], key)
             facts.snippets.append(snippet)
+            snippet.kind, snippet.kind_reason = classify.EXECUTION_ROLE, "a sentence of an API's execution-role section"
             for api in apis:
-                facts.requirements.append(Requirement(api.name, section, snippet, key, None))
+                facts.requirements.append(Requirement(api.name, section, snippet, key, None, finder.context_of(api.name)))
     if apis and block.kind == PARAGRAPH and lex.says("scoping_intro", block.text):
         facts.scoping.extend(_scoping_rules(facts, section, pos, api_model))
 

@@ -25,6 +25,16 @@ class Link:
 
 
 @dataclass
+class Cell:
+    """A table cell: its text, and its inline parts in order (("text" | "code", content)), so a
+    reader of the table knows which words were code and what a note in the cell applies to."""
+    text: str
+    codes: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    parts: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
 class Block:
     kind: str
     text: str  # plain text as printed, inline code content included, whitespace collapsed (code: verbatim)
@@ -35,6 +45,8 @@ class Block:
     in_item: bool = False  # a paragraph/code that continues the list item of the same depth above it
     ordered: bool = False  # list item of a numbered list
     label: str | None = None  # note label as printed ("Note", "注記")
+    cells: list[Cell] | None = None  # a table row (text: the cells joined by " | "); None otherwise
+    header: bool = False  # a table's header row
 
 
 @dataclass

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 
 PLACEHOLDER = re.compile(r"\{\{([^{}\s\"]+)\}\}")
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
+# An action printed in running text (no code span): `sagemaker:CreateLabelingJob iam:PassRole`.
+ACTION_TOKEN_TEXT = re.compile(r"(?<![\w/.:-])([a-z][a-z0-9-]{1,40}:[A-Z][A-Za-z0-9*]{1,100})(?![\w:])")
+
+
+def is_action(text: str) -> bool:
+    return bool(ACTION.match(text.strip()))
 
 
 @dataclass
@@ -125,11 +131,18 @@ def _close_brackets(text: str) -> str:
     return text + "".join(reversed(stack)) if stack and not in_string else text
 
 
+def _drop_comments(text: str) -> str:
+    # `# Specify an action …` or `// …` lines inside a policy: notes for the reader, not JSON.
+    kept = [line for line in text.split("\n") if not line.lstrip().startswith(("#", "//"))]
+    return "\n".join(kept)
+
+
 def _unescaped_quotes(line: str) -> int:
     return len(re.findall(r'(?<!\\)"', line))
 
 
 _REPAIRS = [
+    ("removed comment lines (# or //)", _drop_comments),
     ("removed an extra pair of braces around the policy", _strip_extra_braces),
     ("closed a string left open at the end of its line", _close_strings),
     ("removed trailing commas", _drop_trailing_commas),
@@ -144,13 +157,17 @@ def statements(value: object) -> list[Statement]:
         items = items if isinstance(items, list) else [items]
     elif isinstance(value, dict) and ("Action" in value or "NotAction" in value or "Effect" in value):
         items = [value]
-    elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+    elif isinstance(value, list) and value and all(isinstance(v, dict) and _statement_like(v) for v in value):
         items = value
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+    elif isinstance(value, list) and value and all(isinstance(v, str) and ACTION.match(v.strip()) for v in value):
         return [Statement("Allow", [normalize_action(a) for a in value])]  # a plain action list
     else:
-        return []
+        return []  # not a policy (a CORS configuration, a request body, a list of words)
     return [_statement(item) for item in items if isinstance(item, dict)]
+
+
+def _statement_like(item: dict) -> bool:
+    return any(k in item for k in ("Effect", "Action", "NotAction", "Principal"))
 
 
 def _statement(item: dict) -> Statement:

@@ -53,6 +53,9 @@ def load_sources(path: Path = DEFAULT_SOURCES, *, with_history: bool = True) -> 
                               f"is not a date written YYYY-MM-DD")
         out.append(Source(str(base / p["file"]), p["lang"], p.get("format"), p.get("url"), p.get("key"),
                           retrieved=None if retrieved is None else str(retrieved)))
+    keys = {(s.key, s.lang) for s in out}
+    for g in config.get("guide", []):
+        out.extend(guide_sources(base, g, path, keys))
     if with_history:
         for h in config.get("history", []):
             directory = base / h["dir"]
@@ -61,6 +64,38 @@ def load_sources(path: Path = DEFAULT_SOURCES, *, with_history: bool = True) -> 
                                   f"does not exist; restore it or remove that entry (--no-history builds without "
                                   f"any revisions)")
             out.extend(history_sources(directory, h["lang"], url=h.get("url"), key=h.get("key")))
+    return out
+
+
+def guide_sources(base: Path, entry: dict, listed_in: Path, current: set[tuple]) -> list[Source]:
+    """Every page of a guide directory (`[[guide]]`), each with its live URL and its last-change date
+    from the guide's table (page, last_changed, commit). A page the source list also names as a
+    current page (a newer snapshot of it) is an older revision of that page."""
+    directory = base / entry["dir"]
+    if not directory.is_dir():
+        raise SourceError(f"{listed_in}: the [[guide]] directory {entry['dir']!r} does not exist")
+    dates: dict[str, tuple[str, str]] = {}
+    if entry.get("dates"):
+        try:
+            lines = (base / entry["dates"]).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SourceError(f"{listed_in}: cannot read the guide's dates {entry['dates']!r} ({exc})") from exc
+        for line in lines[1:]:
+            name, _, rest = line.partition("\t")
+            day, _, commit = rest.partition("\t")
+            if ISO_DATE.match(day):
+                dates[name] = (day, commit.strip())
+    out = []
+    lang = entry["lang"]
+    for path in sorted(directory.glob("*.md")):
+        key = path.stem
+        day, commit = dates.get(path.name, (None, ""))
+        url = entry["url"].format(page=key)
+        if (key, lang) in current:  # the current snapshot is newer: this is one of its revisions
+            out.append(Source(str(path), lang, "md", url, key, is_current=False,
+                              revision=f"{day}_{commit}" if day else None, revision_date=day))
+        else:
+            out.append(Source(str(path), lang, "md", url, key, retrieved=day))
     return out
 
 

@@ -25,6 +25,7 @@ import sqlite_utils
 from kb.schema import VIEWS
 
 from .changelog import resource_shape
+from .contexts import RoleContext
 from .extract import Finding, PageFacts, Snippet
 
 
@@ -100,8 +101,9 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
 
 # Insert order: a table's foreign keys point only to tables before it.
 _TABLES = ("build", "language", "ui_text", "iam_rule", "action", "iam_resource_type", "action_resource_type",
-           "page", "section", "api", "api_mention", "condition", "condition_label", "snippet", "statement",
-           "statement_action", "statement_resource", "requirement", "scoping_rule", "finding", "request_shape")
+           "page", "section", "api", "api_mention", "role_context", "condition", "condition_label", "snippet",
+           "snippet_context", "trust_principal", "statement", "statement_action", "statement_resource", "requirement",
+           "scoping_rule", "caller_permission", "managed_policy_ref", "finding", "request_shape")
 
 
 class _Writer:
@@ -117,6 +119,7 @@ class _Writer:
         self.action_names: dict[str, str] = {}  # as printed → canonical
         self.conditions: dict[str, dict] = {}
         self.labels: set[tuple[str, str]] = set()
+        self.contexts: dict[str, int] = {}  # role context key → row id
 
     def next_id(self, table: str) -> int:
         self.ids[table] = self.ids.get(table, 0) + 1
@@ -195,9 +198,22 @@ class _Writer:
             self.condition(cond.key, page.lang, cond.label, cond.classified)
         snippet_ids = {id(s): self.snippet(page_id, s) for s in facts.snippets}
         for r in facts.requirements:
+            context = r.context or RoleContext(r.api or f"feature:{record.page_key}", r.api, None, None)
             self.add("requirement", {
-                "page_id": page_id, "api_name": r.api, "condition_key": r.condition, "variant": r.variant,
+                "page_id": page_id, "context_id": self.context(context), "api_name": r.api,
+                "subject_api": r.subject, "how": r.how, "condition_key": r.condition, "variant": r.variant,
                 "snippet_id": snippet_ids[id(r.snippet)], "section_id": self.section_ids[id(r.section)]})
+        for c in facts.callers:
+            self.api(c.api.name, c.api.service)
+            self.add("caller_permission", {
+                "page_id": page_id, "section_id": self.section_ids[id(c.section)], "api_name": c.api.name,
+                "action": c.action, "required_when": c.when, "request_field": c.request_field, "line": c.line,
+                "cell_text": c.text})
+        for ref in facts.managed:
+            self.add("managed_policy_ref", {
+                "page_id": page_id, "section_id": self.section_ids[id(ref.section)], "policy_name": ref.policy,
+                "sentence": ref.sentence, "exceptions_json": json.dumps(ref.exceptions, ensure_ascii=False),
+                "line": ref.line})
         for rule in facts.scoping:
             for api in facts.apis_of(rule.section):
                 self.add("scoping_rule", {
@@ -209,6 +225,15 @@ class _Writer:
                 })
         for finding in facts.findings:
             finding.page = finding.page or page
+
+    def context(self, context: RoleContext) -> int:
+        if context.key not in self.contexts:
+            if context.api:
+                self.api(context.api, context.service or "sagemaker")
+            self.contexts[context.key] = self.add("role_context", {
+                "key": context.key, "api_name": context.api, "role_member": context.role_member,
+                "feature": context.feature})
+        return self.contexts[context.key]
 
     def api(self, name: str, service: str) -> None:
         if name not in self.apis:
@@ -242,7 +267,18 @@ class _Writer:
             "parsed_json": json.dumps(parsed.value, ensure_ascii=False) if parsed.value is not None else None,
             "parse_status": parsed.status, "repairs": json.dumps(parsed.repairs) if parsed.repairs else None,
             "placeholders": json.dumps(parsed.placeholders) if parsed.placeholders else None,
+            "kind": s.kind, "kind_reason": s.kind_reason,
         })
+        for attribution in s.attributions:
+            self.add("snippet_context", {"snippet_id": snippet_id, "context_id": self.context(attribution.context),
+                                         "how": attribution.how, "subject_api": attribution.subject})
+        if s.kind == "trust":
+            for stmt in s.statements:
+                principal = stmt.principal if isinstance(stmt.principal, dict) else {}
+                for ptype, value in principal.items():
+                    for p in value if isinstance(value, list) else [value]:
+                        self.add("trust_principal", {"snippet_id": snippet_id, "principal_type": str(ptype),
+                                                     "principal": str(p)})
         for ord_, stmt in enumerate(s.statements):
             st_id = self.add("statement", {
                 "snippet_id": snippet_id, "ord": ord_, "sid": stmt.sid, "effect": stmt.effect,
@@ -292,19 +328,20 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
 
 
 def sanity_check(path: Path, expected_pages: int) -> None:
-    """Refuse a KB that lost what every good build has: pages, API sections, requirements."""
+    """Refuse a KB that is broken or lost what every good build has: every page read, at least one
+    permission fact, foreign keys and integrity. A page without permission facts is a normal page
+    (searchable, counted by `kb coverage`); the refresh gate judges each refreshed page itself."""
     conn = sqlite3.connect(path)
     try:
         problems = []
-        pages = conn.execute("select id, lang, source from page").fetchall()
-        if len(pages) != expected_pages:
-            problems.append(f"{len(pages)} pages written, {expected_pages} read")
-        for page_id, lang, source in pages:
-            n = conn.execute("select count(*) from section where page_id = ? and is_api_section", [page_id]).fetchone()[0]
-            if n == 0:
-                problems.append(f"{source} ({lang}): no API permission section found")
-        if conn.execute("pragma foreign_key_check").fetchall():
-            problems.append("foreign keys broken")
+        pages = conn.execute("select count(*) from page").fetchone()[0]
+        if pages != expected_pages:
+            problems.append(f"{pages} pages written, {expected_pages} read")
+        if not conn.execute("select 1 from requirement limit 1").fetchone():
+            problems.append("no page yields any execution-role permission: not a knowledge base of them")
+        broken = conn.execute("pragma foreign_key_check").fetchall()
+        if broken:
+            problems.append(f"foreign keys broken ({len(broken)} rows, e.g. table {broken[0][0]})")
         if conn.execute("pragma integrity_check").fetchone()[0] != "ok":
             problems.append("integrity check failed")
     finally:

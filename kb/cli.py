@@ -41,6 +41,10 @@ def _emit(data, as_json: bool, text_fn) -> None:
     "audit": "kb.cli_policy:audit",
     "changes": "kb.cli_history:changes",
     "timeline": "kb.cli_history:timeline",
+    "roles": "kb.cli_roles:roles",
+    "caller": "kb.cli_roles:caller",
+    "trust-policy": "kb.cli_roles:trust_policy",
+    "coverage": "kb.cli_roles:coverage",
 })
 @click.version_option(__version__, prog_name="kb", message="%(prog)s %(version)s")
 @click.option("--db", default=lambda: str(default_db()), show_default="data/kb.db or $KB_DB",
@@ -55,6 +59,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 lang_option = click.option("--lang", default=None, metavar="LANG",
                            help="Which language's page answers: a language of the KB (en, ja, …; default: the "
                                 "prevailing one, English, which the translations say prevails).")
+page_option = click.option("--page", default=None, metavar="NAME",
+                           help="Answer from this page only (its name in the source list, e.g. sagemaker-roles; "
+                                "default: every page).")
 
 
 @main.command()
@@ -62,21 +69,23 @@ lang_option = click.option("--lang", default=None, metavar="LANG",
 @click.option("--condition", "conditions", multiple=True, help="Add a condition's statements (see `kb conditions API`).")
 @click.option("--scoped", is_flag=True, help="Use the page's resource-scoped variant of the main policy.")
 @lang_option
+@page_option
 @json_option
 @click.pass_obj
-def requirements(obj, api, conditions, scoped, lang, as_json):
-    """The permissions the role needs for API (and the chosen conditions)."""
-    data = _run(lambda: query.requirements(obj.conn(), api, list(conditions), scoped, lang))
+def requirements(obj, api, conditions, scoped, lang, page, as_json):
+    """The permissions the role needs for API (or a feature context from `kb roles`): what every page
+    documenting it says, each statement citing its page."""
+    data = _run(lambda: query.requirements(obj.conn(), api, list(conditions), scoped, lang, page))
 
     def text(d):
         conds = ", ".join(c["key"] for c in d["conditions"]) or "none"
-        click.echo(f"{d['api']} ({d['lang']}, {d['variant']} policy, conditions: {conds})")
+        click.echo(f"{d['api']} ({d['lang']}, {d['variant']} policy, conditions: {conds}; pages: {', '.join(d['pages'])})")
         for s in d["statements"]:
             res = ", ".join(s["resources"]) if s["resources"] is not None else "(no Resource on the page)"
             click.echo(f"\n  {s['effect']} on {res}")
             for a in s["actions"]:
                 click.echo(f"    {a}")
-            click.echo(f"  ← {s['source']['heading']} [{s['source']['url']}]")
+            click.echo(f"  ← {s['source']['page']}: {s['source']['heading']} [{s['source']['url']}]")
             click.echo(f"    “{s['source']['text']}”")
         for n in d["notes"]:
             hint = f" (--condition {n['condition']})" if n["kind"] == "main_policy_condition" else ""
@@ -88,11 +97,12 @@ def requirements(obj, api, conditions, scoped, lang, as_json):
 @main.command(name="conditions")
 @click.argument("api")
 @lang_option
+@page_option
 @json_option
 @click.pass_obj
-def conditions_cmd(obj, api, lang, as_json):
-    """The conditions the page documents for API."""
-    data = _run(lambda: query.conditions(obj.conn(), api, lang))
+def conditions_cmd(obj, api, lang, page, as_json):
+    """The conditions the pages document for API."""
+    data = _run(lambda: query.conditions(obj.conn(), api, lang, page))
     def text(d):
         for c in d:
             click.echo(f"{c['key']:<12} {c['label']}  — “{c['source']['text']}”")
@@ -103,11 +113,12 @@ def conditions_cmd(obj, api, lang, as_json):
 @main.command()
 @click.option("--passrole", is_flag=True, help="Only the APIs the page says the role is passed to.")
 @lang_option
+@page_option
 @json_option
 @click.pass_obj
-def apis(obj, passrole, lang, as_json):
-    """APIs the page names: documented sections and the iam:PassRole list."""
-    data = _run(lambda: query.apis(obj.conn(), lang, passrole))
+def apis(obj, passrole, lang, page, as_json):
+    """APIs the pages name: those whose role's permissions they document, and the iam:PassRole list."""
+    data = _run(lambda: query.apis(obj.conn(), lang, passrole, page))
 
     def text(d):
         for a in d:
@@ -121,11 +132,12 @@ def apis(obj, passrole, lang, as_json):
 @main.command(name="scoping")
 @click.argument("api")
 @lang_option
+@page_option
 @json_option
 @click.pass_obj
-def scoping_cmd(obj, api, lang, as_json):
+def scoping_cmd(obj, api, lang, page, as_json):
     """Which request fields the page says API's resources are scoped to."""
-    data = _run(lambda: query.scoping(obj.conn(), api, lang))
+    data = _run(lambda: query.scoping(obj.conn(), api, lang, page))
 
     def text(d):
         for r in d:
@@ -136,29 +148,18 @@ def scoping_cmd(obj, api, lang, as_json):
     _emit(data, as_json, text)
 
 
-@main.command(name="trust-policy")
-@lang_option
-@json_option
-@click.pass_obj
-def trust_policy(obj, lang, as_json):
-    """The trust policy every SageMaker execution role carries (the policy document itself)."""
-    data = _run(lambda: query.trust_policy(obj.conn(), lang))
-    click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False))
-    if not as_json:
-        click.echo(f"← {data['source']['heading']} [{data['source']['url']}]", err=True)
-
-
 @main.command()
 @click.option("--lang", default=None, metavar="LANG", help="Only this language's page.")
 @click.option("--kind", default=None, help="Only findings of this kind (invalid_json, drift, …).")
 @click.option("--history", is_flag=True, help="Include findings in older revisions.")
+@page_option
 @json_option
 @click.pass_obj
-def check(obj, lang, kind, history, as_json):
-    """Errors in the docs themselves: typos, fields not in the API model, bad JSON, drift."""
+def check(obj, lang, kind, history, page, as_json):
+    """Errors in the docs themselves: typos, fields not in the API model, bad JSON, drift, pages that disagree."""
     def run():
         conn = obj.conn()
-        return query.findings(conn, query.check_lang(conn, lang) if lang else None, history, kind)
+        return query.findings(conn, query.check_lang(conn, lang) if lang else None, history, kind, page)
 
     data = _run(run)
 

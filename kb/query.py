@@ -126,40 +126,57 @@ def condition_label(conn, key: str, lang: str) -> str:
 # --- APIs -------------------------------------------------------------------------------------
 
 
-def _pages(conn, lang: str) -> list[sqlite3.Row]:
+def _pages(conn, lang: str, page: str | None = None) -> list[sqlite3.Row]:
+    """The current pages of a language (one, with `page`: its key as the source list names it)."""
     rows = conn.execute("select * from page where is_current and lang = ?", [lang]).fetchall()
     if not rows:
         langs = [r[0] for r in conn.execute("select distinct lang from page where is_current order by 1")]
         raise KBError(f"no page in language {lang!r}; languages in this KB: {', '.join(langs)}")
+    if page is not None:
+        picked = [r for r in rows if r["page_key"] == page]
+        if not picked:
+            raise KBError(f"no current {lang} page {page!r}" + did_you_mean(page, [r["page_key"] for r in rows]))
+        return picked
     return rows
 
 
-def resolve_api(conn, api: str, lang: str) -> str:
-    """The model spelling of an API the page documents in `lang` (case-insensitive; the page's
-    own misspelling is accepted too)."""
-    page_ids = [p["id"] for p in _pages(conn, lang)]
-    marks = ",".join("?" * len(page_ids))
-    name = api_named(conn, page_ids, api)
-    if name is None:
-        documented = [r[0] for r in conn.execute(
-            f"""select distinct api_name from requirement where page_id in ({marks}) order by 1""", page_ids)]
-        elsewhere = [r[0] for r in conn.execute(
-            """select distinct p.lang from requirement r join page p on p.id = r.page_id
-               where p.is_current and p.lang != ? and lower(r.api_name) = lower(?) order by 1""", [lang, api])]
-        hint = f" (the {', '.join(elsewhere)} page documents it: --lang {elsewhere[0]})" if elsewhere else ""
-        if not elsewhere:
-            hint = did_you_mean(api, documented)
-        raise KBError(f"{api!r} has no permissions section on the {lang} page{hint}; documented APIs: "
-                      + ", ".join(documented))
-    if not conn.execute(f"select 1 from requirement where page_id in ({marks}) and api_name = ? limit 1",
-                        [*page_ids, name]).fetchone():
+def _where_pages(conn, lang: str, page: str | None) -> tuple[str, list[int]]:
+    ids = [p["id"] for p in _pages(conn, lang, page)]
+    return ",".join("?" * len(ids)), ids
+
+
+def documented(conn, lang: str, page: str | None = None) -> list[str]:
+    """The APIs and feature contexts some current page of `lang` documents permissions for."""
+    marks, ids = _where_pages(conn, lang, page)
+    return [r[0] for r in conn.execute(
+        f"""select distinct coalesce(r.api_name, c.key) from requirement r join role_context c on c.id = r.context_id
+            where r.page_id in ({marks}) union select distinct subject_api from requirement
+            where page_id in ({marks}) and subject_api is not null order by 1""", [*ids, *ids])]
+
+
+def resolve_api(conn, api: str, lang: str, page: str | None = None) -> str:
+    """The model spelling of an API (or the key of a feature context) whose permissions a current
+    page of `lang` documents (case-insensitive; a page's own misspelling is accepted too)."""
+    marks, ids = _where_pages(conn, lang, page)
+    known = documented(conn, lang, page)
+    name = next((k for k in known if k.lower() == api.lower()), None) or api_named(conn, ids, api)
+    if name is None or name not in known:
+        where = f"the {lang} page {page!r}" if page else f"any {lang} page"
+        if name is None:
+            elsewhere = [r[0] for r in conn.execute(
+                """select distinct p.lang from requirement r join page p on p.id = r.page_id
+                   where p.is_current and p.lang != ? and lower(r.api_name) = lower(?) order by 1""", [lang, api])]
+            hint = (f" (the {', '.join(elsewhere)} page documents it: --lang {elsewhere[0]})" if elsewhere
+                    else did_you_mean(api, known))
+            raise KBError(f"{api!r} has no permissions section on {where}{hint}; documented: {', '.join(known)}")
         # Named, but only where the page lists the APIs that pass the role, or in a section without a policy.
         passes = conn.execute(f"select 1 from api_mention where page_id in ({marks}) and api_name = ? "
-                              "and context = 'passrole' limit 1", [*page_ids, name]).fetchone()
-        where = ("only among the APIs that pass the execution role (iam:PassRole)" if passes
-                 else "without a policy for it")
-        raise KBError(f"the {lang} page documents no permissions for {name}: it names it {where}; "
-                      f"`kb apis --lang {lang}` lists what it documents")
+                              "and context = 'passrole' limit 1", [*ids, name]).fetchone()
+        how = ("only among the APIs that pass the execution role (iam:PassRole)" if passes
+               else "without a policy for it")
+        says = f"{where} documents" if page else f"the {lang} pages document"
+        raise KBError(f"{says} no permissions for {name}: {'it names' if page else 'they name'} it {how}; "
+                      f"`kb apis --lang {lang}` lists what they document")
     return name
 
 
@@ -174,21 +191,25 @@ def api_named(conn, page_ids: list[int], text: str) -> str | None:
     return row[0] if row else None
 
 
-def _requirement_rows(conn, api: str, lang: str):
+def _requirement_rows(conn, name: str, lang: str, page: str | None = None):
+    """Every requirement of an API (its own, and those of pages about it that use another API's
+    role) or of a feature context, on the current pages of `lang`, page by page in reading order."""
+    marks, ids = _where_pages(conn, lang, page)
     return conn.execute(
-        """select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line,
-                  s.anchor, s.heading, p.url as page_url, p.lang
-           from requirement r join snippet sn on sn.id = r.snippet_id
-           join section s on s.id = r.section_id join page p on p.id = r.page_id
-           where p.is_current and p.lang = ? and r.api_name = ? order by sn.line, r.id""",
-        [lang, api]).fetchall()
+        f"""select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line,
+                   s.anchor, s.heading, p.url as page_url, p.lang, p.page_key, p.title as page_title, c.key as context
+            from requirement r join snippet sn on sn.id = r.snippet_id join role_context c on c.id = r.context_id
+            join section s on s.id = r.section_id join page p on p.id = r.page_id
+            where r.page_id in ({marks}) and (r.api_name = ? or r.subject_api = ? or c.key = ?)
+            order by p.page_key, sn.line, r.id""",
+        [*ids, name, name, name]).fetchall()
 
 
-def conditions(conn, api: str, lang: str | None = None) -> list[dict]:
+def conditions(conn, api: str, lang: str | None = None, page: str | None = None) -> list[dict]:
     lang = check_lang(conn, lang)
-    name = resolve_api(conn, api, lang)
+    name = resolve_api(conn, api, lang, page)
     out: dict[str, dict] = {}
-    for r in _requirement_rows(conn, name, lang):
+    for r in _requirement_rows(conn, name, lang, page):
         key = r["condition_key"]
         if key is None or key in out:
             continue
@@ -197,7 +218,7 @@ def conditions(conn, api: str, lang: str | None = None) -> list[dict]:
         out[key] = {
             "key": key, "label": labels.get(lang) or labels.get(prevailing_language(conn)) or key,
             "labels": labels, "classified": bool(c["classified"]),
-            "applies_to": "main policy" if r["role"] in ("baseline", "scoped") else "addition",
+            "applies_to": "main policy" if r["role"] in ("baseline", "scoped") and r["variant"] else "addition",
             "source": _source(r),
         }
     return list(out.values())
@@ -211,33 +232,38 @@ def condition_fields(conn) -> dict[str, tuple[str, ...]]:
 
 
 def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool = False,
-                 lang: str | None = None) -> dict:
-    """What the role needs for `api`: the page's main policy (or its resource-scoped variant),
-    plus each chosen condition's statements, every statement with its provenance. A statement the
-    page prints without a Resource has `resources: null` (and a note); nothing is invented for it.
+                 lang: str | None = None, page: str | None = None) -> dict:
+    """What the role needs for `api`: the union of what every current page says (or one page,
+    with `page`): a page's main policy (its resource-scoped variant when asked and it has one),
+    plus each chosen condition's statements, every statement with its page and provenance. A
+    statement printed without a Resource has `resources: null` (and a note); nothing is invented.
     `notes` are {kind, …parameters, text} with the text in `lang`: the one place they are made."""
     lang = check_lang(conn, lang)
-    name = resolve_api(conn, api, lang)
-    rows = _requirement_rows(conn, name, lang)
+    name = resolve_api(conn, api, lang, page)
+    rows = _requirement_rows(conn, name, lang, page)
     known = {r["condition_key"] for r in rows if r["condition_key"]}
     unknown = [c for c in conditions_ if c not in known]
     if unknown:
-        raise KBError(f"{name} on the {lang} page documents no condition {', '.join(map(repr, unknown))}; "
+        raise KBError(f"no {lang} page documents for {name} the condition {', '.join(map(repr, unknown))}; "
                       f"valid keys: {', '.join(sorted(known)) or '(none)'}")
     chosen = set(conditions_)
     notes: list[dict] = []
-    variants = {r["variant"] for r in rows if r["variant"]}
-    variant = "scoped" if scoped else "default"
-    if scoped and "scoped" not in variants:
+    scoped_pages = {r["page_id"] for r in rows if r["variant"] == "scoped"}
+    if scoped and not scoped_pages:
         notes.append(note(conn, lang, "no_scoped_variant", api=name))
-        variant = "default"
+
+    def variant_of(r) -> str:
+        return "scoped" if scoped and r["page_id"] in scoped_pages else "default"
+
     picked = [r for r in rows
-              if (r["variant"] in (variant, None))
+              if (r["variant"] is None or r["variant"] == variant_of(r))
               and (r["condition_key"] is None or r["condition_key"] in chosen)]
     main_conditions = {r["condition_key"] for r in rows if r["variant"] and r["condition_key"]}
     for key in sorted(main_conditions - chosen):
         notes.append(note(conn, lang, "main_policy_condition", api=name, condition=key,
                           label=condition_label(conn, key, lang)))
+    if not picked and not main_conditions:  # the pages give this role only additions, each for a feature
+        notes.append(note(conn, lang, "only_additions", api=name, conditions=sorted(known)))
     statements = []
     for r in picked:
         for st in _statements(conn, r["snippet_id"]):
@@ -249,14 +275,16 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
             statements.append({
                 "effect": st["effect"], "actions": st["actions"], "not_actions": st["not_actions"],
                 "resources": st["resources"], "condition": st["condition"],
-                "requirement": {"condition": r["condition_key"], "variant": r["variant"]},
+                "requirement": {"condition": r["condition_key"], "variant": r["variant"], "context": r["context"],
+                                "api": r["api_name"], "how": r["how"]},
                 "statement_id": st["id"], "source": _source(r),
             })
     actions = sorted({a for s in statements if s["effect"] == "Allow" for a in s["actions"]})
-    chosen_info = [c for c in conditions(conn, name, lang) if c["key"] in chosen]
+    chosen_info = [c for c in conditions(conn, name, lang, page) if c["key"] in chosen]
     unique = list({json.dumps(n, sort_keys=True): n for n in notes}.values())
+    variant = "scoped" if scoped and scoped_pages else "default"
     return {"api": name, "lang": lang, "variant": variant, "conditions": chosen_info, "actions": actions,
-            "statements": statements, "notes": unique}
+            "statements": statements, "pages": sorted({r["page_key"] for r in picked}), "notes": unique}
 
 
 def _statements(conn, snippet_id: int) -> list[dict]:
@@ -276,66 +304,76 @@ def _statements(conn, snippet_id: int) -> list[dict]:
 
 
 def _source(r) -> dict:
-    return {"url": section_url(r["page_url"], r["anchor"]), "lang": r["lang"], "section_anchor": r["anchor"],
-            "heading": r["heading"], "snippet_index": r["snippet_index"], "role": r["role"],
-            "text": r["lead_text"]}
+    return {"url": section_url(r["page_url"], r["anchor"]), "lang": r["lang"], "page": r["page_key"],
+            "page_title": r["page_title"], "section_anchor": r["anchor"], "heading": r["heading"],
+            "snippet_index": r["snippet_index"], "role": r["role"], "text": r["lead_text"]}
 
 
-def apis(conn, lang: str | None = None, passrole_only: bool = False) -> list[dict]:
+def apis(conn, lang: str | None = None, passrole_only: bool = False, page: str | None = None) -> list[dict]:
+    """The APIs the current pages name: documented (some page gives their role's permissions) or only
+    listed among the APIs the role is passed to (iam:PassRole)."""
     lang = check_lang(conn, lang)
-    page_ids = [p["id"] for p in _pages(conn, lang)]
-    marks = ",".join("?" * len(page_ids))
-    rows = conn.execute(
-        f"""select m.api_name, m.doc_spelling, m.context, s.anchor, s.heading, p.url
-            from api_mention m left join section s on s.id = m.section_id join page p on p.id = m.page_id
-            where m.page_id in ({marks}) order by m.id""", page_ids).fetchall()
+    marks, ids = _where_pages(conn, lang, page)
+    has_permissions = set(documented(conn, lang, page))
     out: dict[str, dict] = {}
-    for r in rows:
-        item = out.setdefault(r["api_name"], {"name": r["api_name"], "doc_spelling": r["doc_spelling"],
-                                               "passes_role": False, "documented": False,
-                                               "section_anchor": None, "heading": None, "section_url": None})
+
+    def item(name: str, spelling: str | None = None) -> dict:
+        return out.setdefault(name, {"name": name, "doc_spelling": spelling or name, "passes_role": False,
+                                     "documented": False, "section_anchor": None, "heading": None,
+                                     "section_url": None, "pages": []})
+
+    for r in conn.execute(
+            f"""select m.api_name, m.doc_spelling, m.context, s.anchor, s.heading, p.url, p.page_key
+                from api_mention m left join section s on s.id = m.section_id join page p on p.id = m.page_id
+                where m.page_id in ({marks}) order by p.page_key, m.id""", ids):
+        entry = item(r["api_name"], r["doc_spelling"])
         if r["context"] == "passrole":
-            item["passes_role"] = True
+            entry["passes_role"] = True
             if r["doc_spelling"] != r["api_name"]:
-                item["doc_spelling"] = r["doc_spelling"]
-        else:
-            item.update(documented=True, section_anchor=r["anchor"], heading=r["heading"],
-                        section_url=section_url(r["url"], r["anchor"]))
+                entry["doc_spelling"] = r["doc_spelling"]
+        elif not entry["documented"] and r["api_name"] in has_permissions:  # its own permissions section first
+            entry.update(documented=True, section_anchor=r["anchor"], heading=r["heading"],
+                         section_url=section_url(r["url"], r["anchor"]))
+            entry["pages"].append(r["page_key"])
+    for r in conn.execute(
+            f"""select coalesce(r.api_name, r.subject_api) as api, s.anchor, s.heading, p.url, p.page_key
+                from requirement r join section s on s.id = r.section_id join page p on p.id = r.page_id
+                where r.page_id in ({marks}) and coalesce(r.api_name, r.subject_api) is not null
+                order by p.page_key, s.ord""", ids):
+        entry = item(r["api"])
+        if not entry["documented"]:
+            entry.update(documented=True, section_anchor=r["anchor"], heading=r["heading"],
+                         section_url=section_url(r["url"], r["anchor"]))
+        if r["page_key"] not in entry["pages"]:
+            entry["pages"].append(r["page_key"])
     items = sorted(out.values(), key=lambda i: i["name"])
     return [i for i in items if i["passes_role"]] if passrole_only else items
 
 
-def scoping(conn, api: str, lang: str | None = None) -> list[dict]:
+def scoping(conn, api: str, lang: str | None = None, page: str | None = None) -> list[dict]:
     lang = check_lang(conn, lang)
-    name = resolve_api(conn, api, lang)
+    name = resolve_api(conn, api, lang, page)
+    marks, ids = _where_pages(conn, lang, page)
     rows = conn.execute(
-        """select r.*, s.anchor, s.heading, p.url as page_url from scoping_rule r
-           join section s on s.id = r.section_id join page p on p.id = r.page_id
-           where p.is_current and p.lang = ? and r.api_name = ? order by r.line, r.id""", [lang, name]).fetchall()
+        f"""select r.*, s.anchor, s.heading, p.url as page_url, p.page_key from scoping_rule r
+            join section s on s.id = r.section_id join page p on p.id = r.page_id
+            where r.page_id in ({marks}) and r.api_name = ? order by p.page_key, r.line, r.id""",
+        [*ids, name]).fetchall()
     return [{"field": r["field_path"], "request_api": r["request_api"], "actions": json.loads(r["actions_json"]),
              "in_api_model": None if r["in_api_model"] is None else bool(r["in_api_model"]),
              "suggested_field": r["suggested_path"], "source_text": r["source_text"],
-             "source": {"url": section_url(r["page_url"], r["anchor"]), "heading": r["heading"], "line": r["line"]}}
+             "source": {"url": section_url(r["page_url"], r["anchor"]), "page": r["page_key"], "heading": r["heading"],
+                        "line": r["line"]}}
             for r in rows]
 
 
-def trust_policy(conn, lang: str | None = None) -> dict:
-    lang = check_lang(conn, lang)
-    row = conn.execute(
-        """select sn.parsed_json, sn.lead_text, sn.snippet_index, s.anchor, s.heading, p.url as page_url
-           from snippet sn join section s on s.id = sn.section_id join page p on p.id = sn.page_id
-           where p.is_current and p.lang = ? and sn.role = 'trust_policy' order by sn.line limit 1""",
-        [lang]).fetchone()
-    if row is None:
-        raise KBError(f"the {lang} page carries no trust policy")
-    return {"policy": json.loads(row["parsed_json"]), "source": {
-        "url": section_url(row["page_url"], row["anchor"]), "heading": row["heading"],
-        "snippet_index": row["snippet_index"], "text": row["lead_text"]}}
-
-
-def findings(conn, lang: str | None = None, include_history: bool = False, kind: str | None = None) -> list[dict]:
+def findings(conn, lang: str | None = None, include_history: bool = False, kind: str | None = None,
+             page: str | None = None) -> list[dict]:
     sql = "select * from finding_rows where 1"
     args: list = []
+    if page:
+        sql += " and page_key = ?"
+        args.append(page)
     if not include_history:
         sql += " and (is_current or is_current is null)"
     if lang:
@@ -346,5 +384,5 @@ def findings(conn, lang: str | None = None, include_history: bool = False, kind:
         args.append(kind)
     rows = conn.execute(sql + " order by lang, coalesce(line, 0), id", args).fetchall()
     return [{"kind": r["kind"], "severity": r["severity"], "subject": r["subject"], "detail": r["detail"],
-             "page": r["page_url"], "lang": r["lang"], "revision": r["revision"],
+             "page": r["page_url"], "page_key": r["page_key"], "lang": r["lang"], "revision": r["revision"],
              "section": r["section_anchor"], "heading": r["section_heading"], "line": r["line"]} for r in rows]

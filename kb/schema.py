@@ -134,6 +134,71 @@ class Snippet(SQLModel, table=True):
     parse_status: str = _("ok, repaired, invalid, not_json")
     repairs: str | None = _("JSON list of the repairs applied", default=None)
     placeholders: str | None = _("JSON list of {{placeholder}} names", default=None)
+    kind: str | None = _("execution_role, caller, trust, key, bucket, vpc_endpoint or other; null: not a policy",
+                         default=None, index=True)
+    kind_reason: str = _("what decided its kind (its sentence, its heading, a Principal, …)", default="")
+
+
+class RoleContext(SQLModel, table=True):
+    """Whose execution role: an API whose request carries the role ARN, or a feature a page documents."""
+    __tablename__ = "role_context"
+
+    id: int | None = _("row id", default=None, primary_key=True)
+    key: str = _("the API's name, or feature:<page key>", unique=True, index=True)
+    api_name: str | None = _("the API whose request carries the role", default=None, foreign_key="api.name")
+    role_member: str | None = _("that request member (RoleArn, ExecutionRoleArn, …), from botocore", default=None)
+    feature: str | None = _("the page's title, for a feature or task no API names", default=None)
+
+
+class SnippetContext(SQLModel, table=True):
+    """Which role contexts an execution-role or trust snippet is about, and what said so."""
+    __tablename__ = "snippet_context"
+
+    id: int | None = _("row id", default=None, primary_key=True)
+    snippet_id: int = _("the snippet", foreign_key="snippet.id", index=True)
+    context_id: int = _("the role context", foreign_key="role_context.id", index=True)
+    how: str = _("section_heading, lead, heading_noun, section, page_title, page or feature")
+    subject_api: str | None = _("the API the page is about, when that API carries no role of its own "
+                                "(CreateTransformJob runs with the model's role)", default=None)
+
+
+class TrustPrincipal(SQLModel, table=True):
+    """A principal a trust policy lets assume the role."""
+    __tablename__ = "trust_principal"
+
+    id: int | None = _("row id", default=None, primary_key=True)
+    snippet_id: int = _("the trust policy", foreign_key="snippet.id", index=True)
+    principal_type: str = _("Service, Federated or AWS")
+    principal: str = _("e.g. sagemaker.amazonaws.com", index=True)
+
+
+class CallerPermission(SQLModel, table=True):
+    """What the caller of an API needs (a table of the guide): always, or only when a request member is set."""
+    __tablename__ = "caller_permission"
+
+    id: int | None = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    section_id: int = _("the section", foreign_key="section.id")
+    api_name: str = _("the API", foreign_key="api.name", index=True)
+    action: str = _("the action, as printed")
+    required_when: str | None = _("the page's 'required only if …' words; null: always required", default=None)
+    request_field: str | None = _("the request member those words name, as the API model spells its path",
+                                  default=None)
+    line: int = _("line of the table row")
+    cell_text: str = _("the cell as printed")
+
+
+class ManagedPolicyRef(SQLModel, table=True):
+    """A page saying a managed policy grants what a role needs, with its exceptions."""
+    __tablename__ = "managed_policy_ref"
+
+    id: int | None = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    section_id: int = _("the section", foreign_key="section.id")
+    policy_name: str = _("the managed policy, e.g. AmazonSageMakerGroundTruthExecution", index=True)
+    sentence: str = _("the page's sentence")
+    exceptions_json: str = _("JSON list of what the page says it does not grant")
+    line: int = _("line of the sentence")
 
 
 class Statement(SQLModel, table=True):
@@ -198,10 +263,16 @@ class IamRule(SQLModel, table=True):
 
 
 class Requirement(SQLModel, table=True):
-    """The answer table: API × condition × variant → the snippet whose statements the role needs."""
+    """The answer table: role context × condition × variant → the snippet whose statements the role needs."""
     id: int | None = _("row id", default=None, primary_key=True)
     page_id: int = _("the page", foreign_key="page.id", index=True)
-    api_name: str = _("the API", foreign_key="api.name", index=True)
+    context_id: int = _("the role context", foreign_key="role_context.id", index=True)
+    api_name: str | None = _("the API whose request carries the role; null: a feature's role", default=None,
+                             foreign_key="api.name", index=True)
+    subject_api: str | None = _("the API the page is about when it carries no role (CreateTransformJob)",
+                                default=None, index=True)
+    how: str = _("what attributed it to its context (section_heading, lead, heading_noun, page, feature, …)",
+                 default="section_heading")
     condition_key: str | None = _("null: the main policy", default=None, foreign_key="condition.key")
     variant: str | None = _("default, scoped, or null when it applies to both", default=None)
     snippet_id: int = _("the snippet with the statements", foreign_key="snippet.id")

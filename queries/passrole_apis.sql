@@ -2,7 +2,7 @@
 -- language: the API model's spelling, the page's own spelling when it differs (a typo on the page),
 -- and whether the page also documents the API's permissions in a section of its own.
 with asked as (
-  select coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
+  select coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang, nullif(:page, '') as page
 )
 select m.api_name as api,
        group_concat(distinct nullif(m.doc_spelling, m.api_name)) as page_spelling,
@@ -15,5 +15,6 @@ join page p on p.id = m.page_id
 left join section s on s.id = m.section_id
 join asked
 where p.is_current and p.lang = asked.lang and m.context = 'passrole'
+  and (asked.page is null or p.page_key = asked.page)
 group by m.api_name
 order by m.api_name

@@ -1,32 +1,42 @@
--- What the execution role needs for one API, from the current page in one language.
--- The page's main policy (its resource-scoped variant when scoped = 1 and the page has one; the
--- default policy otherwise), plus the statements of each chosen condition. One row per statement,
--- action and resource, in the page's order, each citing its section and the page's own sentence.
+-- What the execution role needs for an API (or a feature context of `roles`), from every current
+-- page of one language that documents it, or from one page (page = its key). Per page: its main
+-- policy (its resource-scoped variant when scoped = 1 and that page has one; the default policy
+-- otherwise), plus the statements of each chosen condition. One row per statement, action and
+-- resource, page by page in the page's order, each citing its page, section and sentence.
+-- A resource the page does not give is null (resource_given 0). `kb requirements` answers the same.
 with asked as (
   select :api as api,
          coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang,
          ',' || replace(:conditions, ' ', '') || ',' as conditions,  -- ',vpc,kms_input,': whole keys only
-         :scoped = '1' as scoped
+         :scoped = '1' as scoped,
+         nullif(:page, '') as page
 ),
 current_page as (
-  select page.* from page, asked where page.is_current and page.lang = asked.lang
+  select page.* from page, asked
+  where page.is_current and page.lang = asked.lang and (asked.page is null or page.page_key = asked.page)
 ),
-api as (  -- the model's spelling; the page's own misspelling is accepted too
-  select m.api_name as name
-  from api_mention m join current_page p on p.id = m.page_id, asked
-  where lower(m.api_name) = lower(asked.api) or lower(m.doc_spelling) = lower(asked.api)
-  limit 1
+named as (  -- the model's spelling (a page's own misspelling accepted), or a feature context's key
+  select coalesce(
+    (select r.api_name from requirement r join current_page p on p.id = r.page_id, asked
+     where lower(r.api_name) = lower(asked.api) limit 1),
+    (select r.subject_api from requirement r join current_page p on p.id = r.page_id, asked
+     where lower(r.subject_api) = lower(asked.api) limit 1),
+    (select m.api_name from api_mention m join current_page p on p.id = m.page_id, asked
+     where lower(m.doc_spelling) = lower(asked.api) limit 1),
+    (select c.key from role_context c, asked where lower(c.key) = lower(asked.api))) as name
 ),
 api_requirement as (
-  select r.* from requirement r join current_page p on p.id = r.page_id join api on api.name = r.api_name
+  select r.* from requirement r
+  join current_page p on p.id = r.page_id
+  join role_context c on c.id = r.context_id
+  join named
+  where r.api_name = named.name or r.subject_api = named.name or c.key = named.name
 ),
-variant as (  -- no scoped variant on the page: its main policy answers
-  select case when asked.scoped and exists (select 1 from api_requirement where variant = 'scoped')
-              then 'scoped' else 'default' end as name
-  from asked
+scoped_page as (  -- the pages that give a resource-scoped variant
+  select distinct page_id from api_requirement where variant = 'scoped'
 )
 -- distinct: a resource printed twice in one statement is one row
-select distinct r.api_name as api, p.lang, r.variant, r.condition_key as condition,
+select distinct r.api_name as api, p.page_key, p.lang, r.variant, r.condition_key as condition,
        coalesce((select l.label from condition_label l where l.condition_key = r.condition_key and l.lang = p.lang),
                 (select l.label from condition_label l join language g on g.code = l.lang and g.prevails
                  where l.condition_key = r.condition_key)) as condition_label,
@@ -37,13 +47,15 @@ select distinct r.api_name as api, p.lang, r.variant, r.condition_key as conditi
        p.url || coalesce('#' || s.anchor, '') as source_url,
        sn.lead_text as source_text
 from api_requirement r
-join variant v on r.variant is null or r.variant = v.name
+join asked
 join current_page p on p.id = r.page_id
 join section s on s.id = r.section_id
 join snippet sn on sn.id = r.snippet_id
 join statement st on st.snippet_id = sn.id
 join statement_action sa on sa.statement_id = st.id
 left join statement_resource sr on sr.statement_id = st.id
-join asked
-where r.condition_key is null or instr(asked.conditions, ',' || r.condition_key || ',') > 0
-order by sn.line, st.ord, sa.id, sr.ord
+where (r.variant is null
+       or r.variant = case when asked.scoped and r.page_id in (select page_id from scoped_page) then 'scoped'
+                           else 'default' end)
+  and (r.condition_key is null or instr(asked.conditions, ',' || r.condition_key || ',') > 0)
+order by p.page_key, sn.line, r.id, st.ord, sa.id, sr.ord

@@ -2,7 +2,8 @@
 -- of which API (all APIs when api is empty). A field the API model does not have is flagged, with
 -- the model's real path when one is known: the page's errata, in the page's own sentence.
 with asked as (
-  select :api as api, coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang
+  select :api as api, coalesce(nullif(:lang, ''), (select code from language where prevails)) as lang,
+         nullif(:page, '') as page
 )
 select r.api_name as api,
        (select group_concat(value, ' ') from json_each(r.actions_json)) as actions,
@@ -13,6 +14,6 @@ from scoping_rule r
 join page p on p.id = r.page_id
 join section s on s.id = r.section_id
 join asked
-where p.is_current and p.lang = asked.lang
+where p.is_current and p.lang = asked.lang and (asked.page is null or p.page_key = asked.page)
   and (asked.api = '' or lower(r.api_name) = lower(asked.api))
 order by r.api_name, r.line, r.id

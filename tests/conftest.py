@@ -1,6 +1,8 @@
 """Shared fixtures: one KB built from the shipped sources (data/sources.toml) per session, and
 real `kb serve` processes on free loopback ports."""
 
+import fcntl
+import hashlib
 import os
 import shutil
 import socket
@@ -13,32 +15,52 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ingest import cache as ingest_cache
 from ingest.build import build
 from ingest.sources import load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 _SHIPPED: list[Path] = []
-# The extraction cache of this test session only (ingest/cache.py), shared by the builds the tests
-# run in-process and in subprocesses: the first build of a page fills it, later ones reuse it.
-_CACHE = Path(tempfile.mkdtemp(prefix="kb-tests-cache-"))
+# The extraction cache (ingest/cache.py) is content-addressed (page text, code, catalogue versions),
+# so the tests share the machine's: the first build of a page fills it, every later one reuses it.
+_CACHE = Path(os.environ.get("KB_CACHE_DIR") or ingest_cache.directory())
 os.environ["KB_CACHE_DIR"] = str(_CACHE)
 
 
+def _shipped_key() -> str:
+    """What the shipped KB is built from: the code of ingest/ and kb/schema.py, and every source file."""
+    h = hashlib.sha256()
+    for path in sorted([*(ROOT / "ingest").rglob("*.py"), *(ROOT / "ingest").rglob("*.toml"), ROOT / "kb" / "schema.py",
+                        ROOT / "kb" / "__init__.py"]):
+        h.update(path.read_bytes())
+    for source in load_sources():
+        h.update(source.location.encode())
+        h.update(Path(source.location).read_bytes())
+    h.update((ROOT / "data" / "sources.toml").read_bytes())
+    return h.hexdigest()[:20]
+
+
 def shipped_kb_path() -> Path:
-    """The KB of the shipped sources, history included, built once per test session (parametrized
-    tests read it while they are collected). Tests that write a KB copy it or build their own."""
+    """The KB of the shipped sources (the whole guide and the history), built once for this code and
+    these sources on this machine, whichever test process asks first (parametrized tests read it
+    while they are collected); the others wait for it. Tests that write a KB copy it or build their own."""
     if not _SHIPPED:
-        path = Path(tempfile.mkdtemp(prefix="kb-tests-")) / "kb.db"
-        build(load_sources(), path)
-        path.chmod(0o444)  # shared by every test: nobody writes it
+        folder = _CACHE.parent / "tests"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"shipped-{_shipped_key()}" / "kb.db"  # named kb.db: Datasette calls it `kb`
+        with open(folder / "shipped.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                for old in folder.glob("shipped-*"):
+                    shutil.rmtree(old, ignore_errors=True)
+                tmp = Path(tempfile.mkdtemp(dir=folder)) / "kb.db"
+                build(load_sources(), tmp)
+                tmp.chmod(0o444)  # shared by every test: nobody writes it
+                path.parent.mkdir()
+                os.replace(tmp, path)
+                shutil.rmtree(tmp.parent, ignore_errors=True)
         _SHIPPED.append(path)
     return _SHIPPED[0]
-
-
-def pytest_sessionfinish(session, exitstatus):
-    for path in _SHIPPED:
-        shutil.rmtree(path.parent, ignore_errors=True)
-    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

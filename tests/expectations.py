@@ -4,6 +4,8 @@ Each set is what the page prints for an API × condition × variant. Tests compa
 these; when a test fails, read the page again before touching either side.
 """
 
+ROLES = "sagemaker-roles"  # the page the labels below come from (its key in data/sources.toml)
+
 VPC = {
     "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
     "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
@@ -161,3 +163,23 @@ def page_cases():
     for lang, apis in PAGES.items():
         for api, facts in apis.items():
             yield lang, api, facts
+
+
+# ---- the guide's own pages (data/guide/sagemaker-dg/en/doc_source), read by hand ---------------
+
+# host-vpc.md "Add Permissions for Endpoint Access for Containers Running in a VPC to Custom IAM
+# Policies": the roles page's nine VPC actions and ec2:DescribeVpcEndpoints, which it does not list.
+HOST_VPC = VPC | {"ec2:DescribeVpcEndpoints"}
+# batch-vpc.md "Configure a Batch Transform Job for Amazon VPC Access": CreateModel's VPC permissions again.
+BATCH_VPC = VPC
+
+# What the guide's other pages add to a roles-page API × condition (English only: the guide is not
+# translated here). Every other labelled API × condition × variant is the same across all pages.
+GUIDE_ADDITIONS = {("CreateModel", "vpc"): HOST_VPC - VPC}
+
+
+def across_pages(lang: str, api: str, conditions) -> set[str]:
+    """The actions the other current pages add for `api` with `conditions` in `lang`."""
+    if lang != "en":
+        return set()
+    return set().union(*(GUIDE_ADDITIONS.get((api, c), set()) for c in conditions))

@@ -116,21 +116,26 @@ def test_a_condition_no_lexicon_knows_is_kept_unclassified(tmp_path):
     assert key.startswith("unclassified_if_you_turn_on_managed_spot")
     got = query.requirements(conn, "CreateTrainingJob", [key])
     assert set(got["actions"]) == X.JOB_MAIN | {"kms:CreateGrant"}
-    assert [f["kind"] for f in query.findings(conn, kind="unclassified_condition")] == ["unclassified_condition"]
+    unclassified = query.findings(conn, kind="unclassified_condition")
+    assert [f["subject"] for f in unclassified if f["section"] == "sagemaker-roles-createtrainingjob-perms"] == [
+        "If you turn on managed spot training for your training job, add the following permissions:"]
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_page_without_api_sections_fails_the_build_and_keeps_the_old_kb(tmp_path):
+def test_a_page_without_permissions_is_a_normal_page_but_a_kb_without_any_fails(tmp_path):
     db = tmp_path / "kb.db"
-    build([Source(str(CURRENT_EN), "en")], db)
+    other = tmp_path / "other.en.md"
+    other.write_text("# Some other page\n\nNothing about execution roles here.\n", encoding="utf-8")
+    build([Source(str(CURRENT_EN), "en"), Source(str(other), "en")], db)
+    conn = query.connect(db)
+    assert conn.execute("select count(*) from page").fetchone()[0] == 2  # searchable, counted by kb coverage
+    conn.close()
     before = _digest(db)
-    empty = tmp_path / "other.en.md"
-    empty.write_text("# Some other page\n\nNothing about execution roles here.\n", encoding="utf-8")
-    with pytest.raises(BuildError, match="no API permission section"):
-        build([Source(str(CURRENT_EN), "en"), Source(str(empty), "en")], db)
+    with pytest.raises(BuildError, match="no page yields any execution-role permission"):
+        build([Source(str(other), "en")], db)
     assert _digest(db) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("kb.db.")]  # no temp file left
 

@@ -22,6 +22,7 @@ from tests.helpers import Client
 
 EN_URL = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html"
 JA_URL = "https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles.html"
+GUIDE = "https://docs.aws.amazon.com/sagemaker/latest/dg/"
 CORPUS = Path("/work/shared/corpus/sagemaker-roles")
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "data" / "snapshots"
 
@@ -31,21 +32,24 @@ CREATE_MODEL_MAIN, CREATE_MODEL_VPC = X.MODEL_MAIN, X.VPC
 JA_VPC_SENTENCE = "モデルにプライベート VPC を指定する場合は、次のアクセス許可を追加します。"
 
 COLUMNS = {
-    "requirements": ["api", "lang", "variant", "condition", "condition_label", "statement_id", "effect", "action",
+    "requirements": ["api", "page_key", "lang", "variant", "condition", "condition_label", "statement_id", "effect",
+                     "action",
                      "negated", "resource", "resource_given", "condition_block", "section_anchor", "heading",
                      "source_url", "source_text"],
     "apis": ["api", "doc_spelling", "heading", "section_anchor", "source_url", "has_scoped_variant", "conditions",
-             "passes_role"],
+             "passes_role", "pages"],
     "conditions": ["api", "key", "label", "labels", "applies_to", "source_text", "heading", "section_anchor",
                    "source_url"],
-    "apis_for_action": ["api", "condition", "condition_label", "variant", "action", "page_grants_wildcard", "heading",
+    "apis_for_action": ["api", "page_key", "condition", "condition_label", "variant", "action", "page_grants_wildcard",
+                        "heading",
                         "section_anchor", "source_url", "source_text"],
     "scoping": ["api", "actions", "request_api", "field", "in_api_model", "suggested_field", "source_text", "heading",
                 "section_anchor", "source_url"],
     "passrole_apis": ["api", "page_spelling", "has_permissions_section", "heading", "section_anchor", "source_url"],
-    "search": ["lang", "heading", "section_anchor", "source_url", "snippet", "rank"],
-    "findings": ["kind", "severity", "subject", "detail", "lang", "heading", "section_anchor", "source_url", "line"],
-    "drift": ["lang", "api", "condition", "variant", "differs", "only_prevailing", "only_translation",
+    "search": ["lang", "page_key", "heading", "section_anchor", "source_url", "snippet", "rank"],
+    "findings": ["kind", "severity", "subject", "detail", "lang", "page_key", "heading", "section_anchor", "source_url",
+                 "line"],
+    "drift": ["lang", "page_key", "api", "condition", "variant", "differs", "only_prevailing", "only_translation",
               "prevailing_actions", "translation_actions", "prevailing_heading", "translation_heading",
               "prevailing_text", "translation_text", "prevailing_url", "translation_url"],
 }
@@ -113,7 +117,7 @@ def test_the_database_page_lists_every_canned_query(client):
 # ---- requirements: the JSON API --------------------------------------------------------------
 
 def test_create_model_with_vpc_in_japanese(client):
-    rows = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja")
+    rows = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja", page=X.ROLES)
     assert allowed(rows) == CREATE_MODEL_MAIN | CREATE_MODEL_VPC
     assert len(rows) == 20  # one row per statement × action × resource: all on "*" or none given
     assert {r["source_url"] for r in rows} == {JA_URL + "#sagemaker-roles-createmodel-perms"}
@@ -128,7 +132,7 @@ def test_create_model_with_vpc_in_japanese(client):
 def test_the_json_api_answers_what_kb_requirements_answers(client, kb_db):
     run = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "requirements", "CreateModel",
                           "--condition", "vpc", "--lang", "ja", "--json"], capture_output=True, text=True, check=True)
-    rows = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja")
+    rows = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja", page=X.ROLES)
     assert allowed(rows) == set(json.loads(run.stdout)["actions"])
 
 
@@ -145,17 +149,18 @@ def _matrix():
                          ids=lambda v: ",".join(v) if isinstance(v, list) else str(v))
 def test_every_api_condition_and_variant_matches_the_labels_and_kb_query(client, conn, lang, api, conditions, scoped):
     facts = (X.EN if lang == "en" else X.JA)[api]
-    rows = client.rows("requirements", api=api, conditions=",".join(conditions), lang=lang, scoped=int(scoped))
+    rows = client.rows("requirements", api=api, conditions=",".join(conditions), lang=lang, scoped=int(scoped),
+                       page=X.ROLES)
     main = (facts["scoped"] or facts["default"]) if scoped else facts["default"]
     expected = main | set().union(*(facts["conditions"].get(k, set()) for k in conditions))
     assert allowed(rows) == expected
-    assert allowed(rows) == set(query.requirements(conn, api, conditions, scoped, lang)["actions"])
+    assert allowed(rows) == set(query.requirements(conn, api, conditions, scoped, lang, X.ROLES)["actions"])
     assert {r["variant"] for r in rows} <= {"scoped" if scoped and facts["scoped"] else "default", None}
 
 
 def test_create_image_carries_iam_passrole_on_the_japanese_page_only(client):
-    ja = client.rows("requirements", api="CreateImage", lang="ja")
-    en = client.rows("requirements", api="CreateImage", lang="en")
+    ja = client.rows("requirements", api="CreateImage", lang="ja", page=X.ROLES)
+    en = client.rows("requirements", api="CreateImage", lang="en", page=X.ROLES)
     assert allowed(ja) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "iam:PassRole"}
     assert allowed(en) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
     passrole = next(r for r in ja if r["action"] == "iam:PassRole")
@@ -163,25 +168,25 @@ def test_create_image_carries_iam_passrole_on_the_japanese_page_only(client):
 
 
 def test_scoped_uses_the_scoped_variant_or_falls_back(client):
-    scoped = client.rows("requirements", api="CreateModel", lang="en", scoped="1")
+    scoped = client.rows("requirements", api="CreateModel", lang="en", scoped="1", page=X.ROLES)
     assert allowed(scoped) == CREATE_MODEL_MAIN - {"s3:ListBucket"}
     assert {r["variant"] for r in scoped} == {"scoped"}
     assert ("s3:GetObject", "arn:aws:s3:::{{inputbucket}}/{{object}}") in {(r["action"], r["resource"]) for r in scoped}
-    fallback = client.rows("requirements", api="CreateImage", lang="en", scoped="1")
+    fallback = client.rows("requirements", api="CreateImage", lang="en", scoped="1", page=X.ROLES)
     assert {r["variant"] for r in fallback} == {"default"} and allowed(fallback) == X.IMAGE_EN
 
 
 def test_api_is_matched_case_insensitively_and_unknowns_answer_nothing(client):
-    exact = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja")
-    assert client.rows("requirements", api="createmodel", conditions="vpc", lang="ja") == exact
-    assert client.rows("requirements", api="NoSuchApi", lang="en") == []
-    assert client.rows("requirements", api="CreateModel", lang="fr") == []
+    exact = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja", page=X.ROLES)
+    assert client.rows("requirements", api="createmodel", conditions="vpc", lang="ja", page=X.ROLES) == exact
+    assert client.rows("requirements", api="NoSuchApi", lang="en", page=X.ROLES) == []
+    assert client.rows("requirements", api="CreateModel", lang="fr", page=X.ROLES) == []
     # a key the API does not document adds nothing; a part of a key is not a key
-    assert client.rows("requirements", api="CreateModel", conditions="vpc,kms_output,vp", lang="ja") == exact
+    assert client.rows("requirements", api="CreateModel", conditions="vpc,kms_output,vp", lang="ja", page=X.ROLES) == exact
 
 
 def test_lang_defaults_to_english_and_a_resource_printed_twice_is_one_row(client):
-    rows = client.rows("requirements", api="CreateModel", scoped="1")
+    rows = client.rows("requirements", api="CreateModel", scoped="1", page=X.ROLES)
     assert {r["lang"] for r in rows} == {"en"}
     ecr = [(r["statement_id"], r["action"], r["resource"]) for r in rows if r["action"].startswith("ecr:Batch")]
     assert len(ecr) == len(set(ecr)) == 2
@@ -190,7 +195,7 @@ def test_lang_defaults_to_english_and_a_resource_printed_twice_is_one_row(client
 # ---- the other canned queries ----------------------------------------------------------------
 
 def test_apis_for_action_with_a_wildcard(client):
-    rows = client.rows("apis_for_action", action="ec2:Describe*", lang="en")
+    rows = client.rows("apis_for_action", action="ec2:Describe*", lang="en", page=X.ROLES)
     vpc_apis = {"CreateAutoMLJob", "CreateAutoMLJobV2", "CreateHyperParameterTuningJob", "CreateProcessingJob",
                 "CreateTrainingJob", "CreateModel"}
     assert {(r["api"], r["condition"]) for r in rows} == {(a, "vpc") for a in vpc_apis} | {("CreateNotebookInstance", None)}
@@ -201,27 +206,27 @@ def test_apis_for_action_with_a_wildcard(client):
 
 
 def test_apis_for_action_counts_a_wildcard_the_page_grants(client):
-    rows = client.rows("apis_for_action", action="SageMaker:createmodel", lang="ja")
+    rows = client.rows("apis_for_action", action="SageMaker:createmodel", lang="ja", page=X.ROLES)
     by_api = {(r["api"], r["action"], r["page_grants_wildcard"]) for r in rows}
     assert by_api == {("CreateAutoMLJob", "sagemaker:CreateModel", 0), ("CreateNotebookInstance", "sagemaker:*", 1)}
     assert {r["heading"] for r in rows if r["api"] == "CreateAutoMLJob"} == {"CreateAutoMLJob API: 実行ロールのアクセス許可"}
-    assert client.rows("apis_for_action", action="", lang="en") == []
+    assert client.rows("apis_for_action", action="", lang="en", page=X.ROLES) == []
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_scoping_per_api(client, lang):
     for api, expected in X.SCOPING.items():
-        rows = client.rows("scoping", api=api, lang=lang)
+        rows = client.rows("scoping", api=api, lang=lang, page=X.ROLES)
         got = [(r["request_api"], r["field"], r["actions"].split() if r["actions"] else []) for r in rows]
         assert got == expected, api
-    model = {r["field"]: r for r in client.rows("scoping", api="CreateModel", lang=lang)}
+    model = {r["field"]: r for r in client.rows("scoping", api="CreateModel", lang=lang, page=X.ROLES)}
     assert model["SecondaryContainer.Image"]["in_api_model"] == 0
     assert model["PrimaryContainer.Image"]["in_api_model"] == 1
 
 
 @pytest.mark.parametrize("lang,expected", [("en", X.PASSROLE_EN), ("ja", X.PASSROLE_JA)])
 def test_passrole_apis(client, lang, expected):
-    rows = client.rows("passrole_apis", lang=lang)
+    rows = client.rows("passrole_apis", lang=lang, page=X.ROLES)
     assert [r["api"] for r in rows] == sorted(expected)
     assert [(r["api"], r["page_spelling"]) for r in rows if r["page_spelling"]] == [
         ("CreateFlowDefinition", "CreateFlowDefiniton")]
@@ -229,20 +234,24 @@ def test_passrole_apis(client, lang, expected):
 
 
 def test_conditions_per_api_with_both_labels(client):
-    ja = client.rows("conditions", api="CreateTrainingJob", lang="ja")
+    ja = client.rows("conditions", api="CreateTrainingJob", lang="ja", page=X.ROLES)
     assert [r["key"] for r in ja] == ["vpc", "kms_input", "kms_output", "kms_volume"]  # no AlgorithmArn on ja
     vpc = ja[0]
     assert vpc["label"] == "プライベート VPC (VpcConfig)"
     assert json.loads(vpc["labels"]) == {"en": "Private VPC (VpcConfig)", "ja": "プライベート VPC (VpcConfig)"}
-    en = client.rows("conditions", api="CreateTrainingJob", lang="en")
+    en = client.rows("conditions", api="CreateTrainingJob", lang="en", page=X.ROLES)
     # in the page's order: the AlgorithmArn paragraph comes before the VPC one
     assert [r["key"] for r in en] == ["algorithm", "vpc", "kms_input", "kms_output", "kms_volume"]
-    domain = client.rows("conditions", api="createdomain", lang="en")
+    domain = client.rows("conditions", api="createdomain", lang="en", page=X.ROLES)
     assert [(r["key"], r["applies_to"]) for r in domain] == [("kms_domain", "main policy")]
-    every = client.rows("conditions", lang="ja")
-    assert {(r["api"], r["key"]) for r in every} == {
+    every = client.rows("conditions", lang="ja", page=X.ROLES)
+    assert {(r["api"], r["key"]) for r in every if r["api"] in X.JA} == {
         (api, key) for api, facts in X.JA.items()
         for key in [*list(facts["conditions"]), facts.get("main_condition")] if key}
+    # the page's own feature section (S3 buckets beyond the managed policy's) has the same key in both languages
+    for lang in ("en", "ja"):
+        page_wide = client.rows("conditions", lang=lang, page=X.ROLES)
+        assert {(r["api"], r["key"]) for r in page_wide if r["api"] not in X.EN} == {("feature:sagemaker-roles", "s3_buckets")}
 
 
 def test_findings_are_the_page_errata_and_drift(client):
@@ -286,25 +295,33 @@ def test_drift_side_by_side(client):
     ("private VPC", "en", "⟦private VPC⟧"),
 ])
 def test_search_finds_japanese_substrings_of_any_length(client, q, lang, marked):
-    rows = client.rows("search", q=q)
+    rows = client.rows("search", q=q, page=X.ROLES)
     assert rows and any(r["lang"] == lang and marked in r["snippet"] for r in rows)
     assert all(r["source_url"].startswith((EN_URL, JA_URL)) for r in rows)
 
 
+def test_search_covers_the_whole_guide_unless_one_page_is_asked(client):
+    every = client.rows("search", q="private VPC")
+    assert {"sagemaker-roles", "host-vpc", "train-vpc", "process-vpc"} <= {r["page_key"] for r in every}
+    assert all(r["source_url"].startswith("https://docs.aws.amazon.com/sagemaker/latest/dg/") for r in every)
+
+
 def test_search_covers_both_languages_and_only_current_pages(client):
-    rows = client.rows("search", q="VPC")
+    rows = client.rows("search", q="VPC", page=X.ROLES)
     assert {r["lang"] for r in rows} == {"en", "ja"}
     headings = {r["heading"] for r in rows}
     assert "CreateModel API: Execution Role Permissions" in headings
     assert "CreateModel API: 実行ロールのアクセス許可" in headings
     assert len(rows) == len({(r["lang"], r["heading"]) for r in rows})  # no history revision answers
+    every = client.rows("search", q="VPC")
+    assert len(every) == len({(r["lang"], r["page_key"], r["section_anchor"], r["heading"]) for r in every})
 
 
 def test_search_text_is_never_syntax(client):
     for q in ['"', 'a"b', "%", "_", "ec2:*", "NEAR(a b)", "x' or '1'='1", ""]:
         r = client.get("/kb/search.json?" + urlencode({"q": q}))
         assert r.status_code == 200 and r.json()["ok"], (q, r.text)
-    assert client.rows("search", q="%") == []  # no literal % on either page
+    assert client.rows("search", q="%", page=X.ROLES) == []  # no literal % on either roles page
     assert client.rows("search", q="") == []
 
 
@@ -329,11 +346,12 @@ WITH_VPC = {"api": "CreateModel", "lang": "ja", "conditions": "vpc"}
     ({"api": "CreateModel", "lang": "ja", "conditions": "vpc", "scoped": "1 or 1=1"}, WITH_VPC),
 ])
 def test_injection_in_a_parameter_is_just_a_value(client, params, same_as):
+    pages = client.get("/kb.json?sql=select+count(*)+from+page").json()["rows"]
     r = client.get("/kb/requirements.json?" + urlencode(params))
     assert r.status_code == 200 and r.json()["ok"] and r.json()["error"] is None
-    rows = client.rows("requirements", **params)
-    assert rows == (client.rows("requirements", **same_as) if same_as else [])
-    assert client.get("/kb.json?sql=select+count(*)+from+page").json()["rows"] == [[19]]
+    rows = client.rows("requirements", **params, page=X.ROLES)
+    assert rows == (client.rows("requirements", **same_as, page=X.ROLES) if same_as else [])
+    assert client.get("/kb.json?sql=select+count(*)+from+page").json()["rows"] == pages
 
 
 @pytest.mark.parametrize("sql", [
@@ -346,9 +364,10 @@ def test_injection_in_a_parameter_is_just_a_value(client, params, same_as):
     "attach database '/tmp/kb-attack.db' as a",
 ])
 def test_sql_that_writes_is_refused(client, sql):
+    pages = client.get("/kb.json?sql=select+count(*)+from+page+where+title+<>+'x'").json()["rows"]
     r = client.get("/kb.json?" + urlencode({"sql": sql}))
     assert r.status_code == 400 and r.json()["ok"] is False and r.json()["error"]
-    assert client.get("/kb.json?sql=select+count(*)+from+page+where+title+<>+'x'").json()["rows"] == [[19]]
+    assert client.get("/kb.json?sql=select+count(*)+from+page+where+title+<>+'x'").json()["rows"] == pages
     assert not Path("/tmp/kb-attack.db").exists()
 
 
@@ -427,7 +446,9 @@ def test_home_page_explains_itself_in_both_languages_and_lists_the_apis(client):
     assert soup.html["lang"] == "en"
     assert "execution role" in soup.select_one(".intro p").get_text()
     assert "実行ロール" in BeautifulSoup(client.get("/?lang=ja").text, "lxml").select_one(".intro p").get_text()
-    assert [o["value"] for o in soup.select("#api option") if o["value"]] == sorted(X.EN)
+    offered = [o["value"] for o in soup.select("#api option") if o["value"]]
+    # the roles page's APIs and those the guide's feature pages document (Ground Truth, Augmented AI)
+    assert offered == sorted(offered) and set(X.EN) | {"CreateLabelingJob", "CreateFlowDefinition"} <= set(offered)
     ja = BeautifulSoup(client.get("/?lang=ja").text, "lxml")
     assert [o["value"] for o in ja.select("#api option") if o["value"]] == sorted(X.JA)  # no CreateAutoMLJobV2
     links = {a.get_text(): a["href"] for a in soup.select(".queries a")}
@@ -443,8 +464,12 @@ def test_home_page_language_switch_keeps_the_choice(client):
     en = BeautifulSoup(client.get(english).text, "lxml")
     assert en.html["lang"] == "en"
     rows = _table(en)
-    assert {r["href"] for r in rows} == {EN_URL + "#sagemaker-roles-createmodel-perms"}
-    assert {r["action"] for r in rows} == (CREATE_MODEL_MAIN - {"s3:ListBucket"}) | CREATE_MODEL_VPC
+    # every page that documents CreateModel with a VPC, each row citing its own
+    assert {r["href"] for r in rows} == {EN_URL + "#sagemaker-roles-createmodel-perms",
+                                         GUIDE + "host-vpc.html#host-vpc-endpoints",
+                                         GUIDE + "batch-vpc.html#batch-vpc-configure"}
+    assert {r["action"] for r in rows} == (CREATE_MODEL_MAIN - {"s3:ListBucket"}) | X.HOST_VPC | X.BATCH_VPC
+    assert {r["action"] for r in rows if r["href"].startswith(GUIDE + "host-vpc")} == X.HOST_VPC
     assert en.select_one("#scoped").has_attr("checked")
     assert "Private VPC (VpcConfig)" in en.select_one("#requirements").get_text()
 

@@ -105,7 +105,8 @@ def test_home_page_loads_the_panel_script_beside_its_section(call):
 @pytest.mark.parametrize("method,path,kwargs,status,message", [
     ("get", "/-/policy", {}, 400, "name at least one API"),
     ("get", "/-/policy?api=CreateTrainingJobs", {}, 400, "'CreateTrainingJobs' has no permissions section"),
-    ("get", "/-/policy?api=CreateModel&conditions=kms_output", {}, 400, "valid keys: guardrails, vpc"),
+    ("get", "/-/policy?api=CreateModel&conditions=kms_output", {}, 400,
+     "valid keys: guardrails, unclassified_jumpstart_deploy, vpc"),
     ("get", "/-/policy?api=CreateModel&lang=fr", {}, 400, "no language 'fr' in this KB; languages: en, ja"),
     ("post", "/-/policy", {"content": b"{oops", "headers": {"content-type": "application/json"}}, 400,
      "body is not valid JSON"),
@@ -167,11 +168,12 @@ def test_panel_writes_and_audits_a_policy(browser, kb_db, kb_server, conn):
     page.fill("#policy-panel textarea[name=request]", (FIXTURES / "requests" / "create-model-pipeline.json").read_text())
     page.click("#policy-panel button[name=compose]")
     page.wait_for_function("document.querySelector('#policy-panel .pp-output').textContent.includes('sagemaker-scikit-learn')")
-    # an audit of a role that misses the sklearn image (4) and, vpc still ticked, the VPC actions (9)
+    # an audit of a role that misses the sklearn image (4) and, vpc still ticked, the VPC actions (the
+    # roles page's 9 and host-vpc.md's ec2:DescribeVpcEndpoints)
     page.fill("#policy-panel textarea[name=policy]", (FIXTURES / "policies" / "get-role-policy-output.json").read_text())
     page.click("#policy-panel button[name=audit]")
     page.wait_for_function("document.querySelector('#policy-panel .pp-status').textContent.includes('missing')")
-    assert page.inner_text("#policy-panel .pp-status") == "13 missing, 0 excess pattern(s)"
+    assert page.inner_text("#policy-panel .pp-status") == "14 missing, 0 excess pattern(s)"
     # a bad request: the server's one-line error, shown as text
     page.fill("#policy-panel textarea[name=request]", '{"VpcConfg": {}}')
     page.click("#policy-panel button[name=compose]")

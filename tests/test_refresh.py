@@ -22,6 +22,7 @@ from ingest import cli as ingest_cli
 from ingest.lock import writer_lock
 from ingest.sources import DATA_DIR
 from kb import query
+from kb import roles as kb_roles
 from tests.fixtures.refresh.loopback import LoopbackServer, Reply, page, redirect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ def answers(db: Path) -> dict:
                     out[(api, lang, tuple(chosen), scoped)] = query.requirements(conn, api, chosen, scoped, lang)
             out[("scoping", api, lang)] = query.scoping(conn, api, lang)
         try:
-            out[("trust", lang)] = query.trust_policy(conn, lang)
+            out[("trust", lang)] = kb_roles.trust_policy(conn, lang)
         except query.KBError as exc:  # a page cut to one section carries none
             out[("trust", lang)] = str(exc)
         out[("findings", lang)] = query.findings(conn, lang)
@@ -153,7 +154,7 @@ def test_a_changed_page_then_an_unchanged_one_and_kb_changes_names_what_differs(
         assert (ws / "snapshots" / "sagemaker-roles.en.md").read_text(encoding="utf-8") == REV_2022_12_09
         # The source list now dates the English snapshot by this fetch; the Japanese one keeps its date.
         assert retrieved(ws) == {"en": p["retrieved_at"][:10], "ja": shipped_retrieved()["ja"]}
-        with pytest.raises(query.KBError, match="no condition 'algorithm'"):
+        with pytest.raises(query.KBError, match="the condition 'algorithm'"):
             query.requirements(query.connect(ws / "kb.db"), "CreateTrainingJob", ["algorithm"])
 
         srv.route(EN_MD, page(CURRENT_EN, etag='"rev-current"'))
@@ -378,7 +379,8 @@ def test_the_html_form_when_there_is_no_md_form_and_force_past_the_gate(ws):
     assert "read the .html form" in p["reason"] and "HTTP 404" in p["reason"]
     assert {c["api"] for c in p["changes"] if c["kind"] == "api_removed"} == {
         "CreateAutoMLJob", "CreateAutoMLJobV2", "CreateDomain", "CreateImage", "UpdateImage",
-        "CreateNotebookInstance", "CreateHyperParameterTuningJob", "CreateProcessingJob", "CreateTrainingJob"}
+        "CreateNotebookInstance", "CreateHyperParameterTuningJob", "CreateProcessingJob", "CreateTrainingJob",
+        "feature:sagemaker-roles"}  # and the page's own feature section (S3 buckets)
     # The snapshot changes form: a new file, and the source list points at it.
     assert Path(p["snapshot"]) == ws / "snapshots" / "sagemaker-roles.en.html"
     entry = next(e for e in tomllib.loads((ws / "sources.toml").read_text(encoding="utf-8"))["page"]

@@ -3,6 +3,7 @@ up a KB file replaced under it (as `ingest build` does) without a restart or a f
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -39,13 +40,18 @@ def test_kb_serve_answers_on_loopback(kb_db, kb_server):
     assert httpx.get(server.url + "/-/databases.json", timeout=10).json()[0]["name"] == "kb"
 
 
+def _pages(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select count(*) from page").fetchone()[0]
+
+
 def test_a_port_in_use_is_one_line_naming_it(kb_db, kb_server):
     server = kb_server(kb_db)
     run = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "serve", "--port", str(server.port)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert run.stderr == f"kb: 127.0.0.1:{server.port} is in use (another `kb serve`? pick another with --port)\n"
-    assert httpx.get(server.url + PAGES, timeout=10).json() == [19]  # the first server is untouched
+    assert httpx.get(server.url + PAGES, timeout=10).json() == [_pages(kb_db)]  # the first server is untouched
 
 
 def test_the_listening_socket_is_tcp_so_responses_are_not_delayed():
@@ -80,12 +86,13 @@ def test_a_replaced_kb_is_served_without_restart_or_failed_request(kb_db, kb_ser
     served = tmp_path / "kb.db"
     shutil.copy(kb_db, served)
     server = kb_server(served)
-    # The new KB: the current pages without the 17 history revisions, and without the Japanese page.
-    sources = [s for s in load_sources(with_history=False) if s.lang == "en"]
+    # The new KB: the English roles page alone (no guide, no history, no Japanese page).
+    roles = [s for s in load_sources(with_history=False) if s.key == "sagemaker-roles" and s.is_current]
+    sources = [s for s in roles if s.lang == "en"]
 
-    # Which file answered each request, per client, in order: the old one has 19 pages (history
-    # included) and 20 CreateModel+vpc rows in Japanese; the new one 1 page and no Japanese rows.
-    OLD, NEW = {REQUIREMENTS_JA: 20, PAGES: 19}, {REQUIREMENTS_JA: 0, PAGES: 1}
+    # Which file answered each request, per client, in order: the old one has every page (guide and
+    # history included) and 20 CreateModel+vpc rows in Japanese; the new one 1 page and no Japanese rows.
+    OLD, NEW = {REQUIREMENTS_JA: 20, PAGES: _pages(kb_db)}, {REQUIREMENTS_JA: 0, PAGES: 1}
     files_seen: dict[int, list[str]] = {}
     errors: list[str] = []
     stop = threading.Event()
@@ -142,7 +149,7 @@ def test_a_replaced_kb_is_served_without_restart_or_failed_request(kb_db, kb_ser
     assert held and all("(deleted)" not in f for f in held), held
 
     # and again: a second replace is picked up the same way
-    build([s for s in load_sources(with_history=False)], tmp_path / "again" / "kb.db")
+    build(roles, tmp_path / "again" / "kb.db")
     os.replace(tmp_path / "again" / "kb.db", served)
     assert httpx.get(server.url + PAGES, timeout=10).json() == [2]
     assert len(httpx.get(server.url + REQUIREMENTS_JA, timeout=10).json()) == 20

@@ -14,6 +14,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 JA_SECTION = "https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
 EN_SECTION = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms"
+GUIDE = "https://docs.aws.amazon.com/sagemaker/latest/dg/"
 # Read on the Japanese page (tests/expectations.py): CreateModel's main policy (11 actions) and
 # its VPC additions (9).
 CREATE_MODEL_MAIN, CREATE_MODEL_VPC = X.MODEL_MAIN, X.VPC
@@ -95,8 +96,10 @@ def test_pick_create_model_and_vpc_in_japanese(page_on):
         page.click(".lang-switch a[hreflang=en]")
     assert page.get_attribute("html", "lang") == "en"
     rows = _rendered_rows(page)
-    assert {r["action"] for r in rows} == CREATE_MODEL_MAIN | CREATE_MODEL_VPC
-    assert {r["href"] for r in rows} == {EN_SECTION}
+    # in English the guide's hosting and batch VPC pages answer too, each row citing its page
+    assert {r["action"] for r in rows} == CREATE_MODEL_MAIN | X.HOST_VPC
+    assert {r["href"] for r in rows} == {EN_SECTION, GUIDE + "host-vpc.html#host-vpc-endpoints",
+                                         GUIDE + "batch-vpc.html#batch-vpc-configure"}
     assert "Private VPC (VpcConfig)" in page.inner_text("#requirements")
 
 

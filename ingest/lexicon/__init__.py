@@ -17,7 +17,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 _LANG_FILE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\.toml$")
 PHRASE_GROUPS = ("api_section_heading", "scoped_variant", "key_policy", "scoping_intro", "condition_lead",
-                 "prose_requirement")
+                 "prose_requirement", "bucket_policy", "vpc_endpoint_policy", "execution_role_lead", "caller_lead",
+                 "role_lead", "managed_policy", "managed_policy_except", "required_only_if", "managed_policy_document",
+                 "example_mention", "other_service_role", "managed_policy_grants")
 
 
 def squash(text: str) -> str:
@@ -36,6 +38,7 @@ class ConditionPhrase:
     patterns: tuple[re.Pattern, ...]
     request_fields: tuple[str, ...] = ()  # request members that show the condition (English lexicon)
     set_by_option: str | None = None  # the `kb policy` option standing for it when no member shows it
+    heading_patterns: tuple[re.Pattern, ...] = ()  # a title or heading that states it for what is under it
 
 
 class Lexicon:
@@ -51,7 +54,8 @@ class Lexicon:
         self._groups = {name: _compile(data.get(name, [])) for name in PHRASE_GROUPS}
         self.conditions = [
             ConditionPhrase(key, spec["label"], tuple(_compile(spec.get("patterns", []))),
-                            tuple(spec.get("request_fields", ())), spec.get("set_by_option"))
+                            tuple(spec.get("request_fields", ())), spec.get("set_by_option"),
+                            tuple(_compile(spec.get("heading_patterns", []))))
             for key, spec in data.get("conditions", {}).items()
         ]
 
@@ -63,6 +67,14 @@ class Lexicon:
         flat = squash(text)
         for cond in self.conditions:
             if any(p.search(flat) for p in cond.patterns):
+                return cond
+        return None
+
+    def condition_in_heading(self, text: str) -> ConditionPhrase | None:
+        """A condition a title or heading states for everything under it."""
+        flat = squash(text)
+        for cond in self.conditions:
+            if any(p.search(flat) for p in cond.heading_patterns):
                 return cond
         return None
 

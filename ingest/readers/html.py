@@ -16,7 +16,7 @@ import re
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
-from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Link, Page, ReaderError, Section
+from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cell, Link, Page, ReaderError, Section
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Tags that never print page content. A nested <head> in the content area also holds the second <title>.
@@ -243,6 +243,31 @@ def _inline(nodes: list) -> tuple[str, list[str], list[Link]]:
     return text, [c for c in codes if c], links
 
 
+def _cell(node: Tag) -> Cell:
+    """A table cell, with its text and code parts in order (as the Markdown reader gives them)."""
+    text, codes, links = _inline(list(node.children))
+    parts: list[tuple[str, str]] = []
+    for piece in node.descendants:
+        if isinstance(piece, NavigableString) and type(piece) is NavigableString:
+            kind = "code" if _in_code(piece, node) else "text"
+            content = str(piece)
+            if parts and parts[-1][0] == kind:
+                parts[-1] = (kind, parts[-1][1] + content)
+            else:
+                parts.append((kind, content))
+    cleaned = [(k, _collapse(c)) for k, c in parts if _collapse(c)]
+    return Cell(text, codes, links, cleaned)
+
+
+def _in_code(piece, top: Tag) -> bool:
+    for parent in piece.parents:
+        if parent is top:
+            return False
+        if parent.name == "code":
+            return True
+    return False
+
+
 class _Walker:
     """One recursive pass over the content area in document order, tracking list nesting."""
 
@@ -367,10 +392,13 @@ class _Walker:
         for tr in table.find_all("tr"):
             if tr.find_parent("table") is not table:
                 continue  # a nested table prints as part of its cell's text
-            cells = [c for c in tr.children if isinstance(c, Tag) and c.name in ("td", "th")]
-            parts = [_inline(list(c.children)) for c in cells]
-            self.prose(" | ".join(p[0] for p in parts), _line(tr),
-                       [x for p in parts for x in p[1]], [x for p in parts for x in p[2]])
+            tags = [c for c in tr.children if isinstance(c, Tag) and c.name in ("td", "th")]
+            cells = [_cell(c) for c in tags]
+            text = " | ".join(c.text for c in cells)
+            if text:
+                self.emit(Block(PARAGRAPH, text, _line(tr), [x for c in cells for x in c.codes],
+                                [x for c in cells for x in c.links], cells=cells,
+                                header=all(t.name == "th" for t in tags)))
 
     def note(self, box: Tag, classes: list[str]) -> None:
         kind = next((k for cls, k in _NOTE_KINDS if cls in classes), "note")

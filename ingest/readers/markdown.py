@@ -20,7 +20,7 @@ from pathlib import PurePath
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Link, Page, ReaderError, Section
+from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cell, Link, Page, ReaderError, Section
 
 DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "Warning": "warning"}
 
@@ -76,6 +76,26 @@ def read_markdown(
     disclaimer = next((b.text for b in walker.preamble if any(m in b.text for m in markers)), None)
     return Page(lang=lang, format="md", title=title, sections=sections, url=url, source=source,
                 revision=revision, disclaimer=disclaimer)
+
+
+def _cell(children: list[Token]) -> Cell:
+    """A table cell, with its text and code parts in order."""
+    text, codes, links = _inline(children)
+    parts: list[tuple[str, str]] = []
+    for t in children:
+        kind = "code" if t.type == "code_inline" else "text" if t.type in ("text", "text_special") else None
+        if t.type in ("softbreak", "hardbreak"):
+            kind, content = "text", " "
+        else:
+            content = t.content
+        if kind is None:
+            continue
+        if parts and parts[-1][0] == kind == "text":
+            parts[-1] = ("text", parts[-1][1] + content)
+        else:
+            parts.append((kind, content))
+    cleaned = [(k, _collapse(c) if k == "text" else c.strip()) for k, c in parts]
+    return Cell(text, codes, links, [(k, c) for k, c in cleaned if c])
 
 
 def _inline(children: list[Token]) -> tuple[str, list[str], list[Link]]:
@@ -265,18 +285,17 @@ class _Walker:
         self.emit(Block(PARAGRAPH, text, _line(t, 1)))
 
     def table_row(self, i: int) -> int:
-        """A table row becomes one paragraph, cells joined by " | "."""
+        """A table row becomes one paragraph, cells joined by " | ", that keeps its cells."""
         line = _line(self.toks[i], 1)
-        cells: list[str] = []
-        codes: list[str] = []
-        links: list[Link] = []
+        cells: list[Cell] = []
+        header = False
         i += 1
         while i < len(self.toks) and self.toks[i].type != "tr_close":
+            if self.toks[i].type == "th_open":
+                header = True
             if self.toks[i].type == "inline":
-                text, c, found = _inline(self.toks[i].children or [])
-                cells.append(text)
-                codes += c
-                links += found
+                cells.append(_cell(self.toks[i].children or []))
             i += 1
-        self.emit(Block(PARAGRAPH, " | ".join(cells), line, codes, links))
+        self.emit(Block(PARAGRAPH, " | ".join(c.text for c in cells), line, [x for c in cells for x in c.codes],
+                        [x for c in cells for x in c.links], cells=cells, header=header))
         return i + 1

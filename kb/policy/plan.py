@@ -58,14 +58,14 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
         takers = [a for a in names if cond in documented[a]]
         if not takers:
             valid = sorted({k for a in names for k in documented[a]})
-            raise KBError(f"{', '.join(names)} on the {lang} page document{'s' if len(names) == 1 else ''} "
-                          f"no condition {cond!r}; "
+            raise KBError(f"no {lang} page documents for {', '.join(names)} "
+                          f"the condition {cond!r}; "
                           f"valid keys: {', '.join(valid) or '(none)'}")
         for a in names:
             if a in takers:
                 chosen[a][cond] = "--condition" if cond in conditions else f"--{INPUT_KEY_OPTION}"
             else:
-                notes.append(f"{a}: the page documents no condition {cond!r}; not applied to it")
+                notes.append(f"{a}: no page documents the condition {cond!r} for it; not applied to it")
     values: dict[tuple[str, str], list] = {}
     fields = query.condition_fields(conn)
     for req in requests:
@@ -100,7 +100,7 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
 def _all_documented(conn, lang: str) -> dict[str, set[str]]:
     rows = conn.execute(
         """select distinct r.api_name, r.condition_key from requirement r join page p on p.id = r.page_id
-           where p.is_current and p.lang = ? and r.condition_key is not null""", [lang]).fetchall()
+           where p.is_current and p.lang = ? and r.condition_key is not null and r.api_name is not null""", [lang]).fetchall()
     out: dict[str, set[str]] = {}
     for api, cond in rows:
         out.setdefault(api, set()).add(cond)

