@@ -64,6 +64,30 @@ def changes(conn, since: str | None = None, lang: str | None = None, page_key: s
     return {"since": since, "transitions": transitions, "runs": runs}
 
 
+def last_changes(conn) -> list[dict]:
+    """Each current page with the date its facts last changed (the newest step of its change log
+    with at least one change), else the date of its oldest version: what the home page shows."""
+    if not has_table(conn, "page_transition") or not has_table(conn, "page_version"):
+        return []
+    rows = conn.execute("""
+        select p.page_key, p.lang, p.url, l.name as language,
+               (select min(v.version_date) from page_version v where v.page_key = p.page_key and v.lang = p.lang)
+                 as known_since,
+               t.to_date as changed, t.to_label, t.from_label,
+               (select count(*) from page_change c where c.transition_id = t.id) as changes
+        from page p join language l on l.code = p.lang
+        left join page_transition t on t.id = (
+          select t2.id from page_transition t2
+          where t2.page_key = p.page_key and t2.lang = p.lang
+            and exists (select 1 from page_change c where c.transition_id = t2.id)
+          order by t2.to_date desc, t2.id desc limit 1)
+        where p.is_current order by l.prevails desc, p.lang, p.page_key""").fetchall()
+    return [{"page_key": r["page_key"], "lang": r["lang"], "language": r["language"], "url": r["url"],
+             "known_since": r["known_since"], "last_change": r["changed"] and {
+                 "date": r["changed"], "from": r["from_label"], "to": r["to_label"], "changes": r["changes"]}}
+            for r in rows]
+
+
 def change_row(r) -> dict:
     def load(v):
         return json.loads(v) if v is not None else None

@@ -305,8 +305,10 @@ def test_input_kms_key_flag_and_aliases(conn):
                     input_kms_keys=["alias/ml-input"])
     assert resources_of(got["policy"], "kms:Decrypt") == {f"arn:aws:kms:eu-west-1:{ACCOUNT}:alias/ml-input"}
     assert any("alias/ml-input is a KMS alias: it stays an alias" in n for n in got["notes"])
-    assert {"key": "kms_input", "label": "Input encrypted with SSE-KMS", "why": "--input-kms-key"} \
-        in got["conditions"]["CreateTrainingJob"]
+    assert {"key": "kms_input", "label": "Input encrypted with SSE-KMS", "why": "--input-kms-key", "by": "option",
+            "option": "input-kms-key"} in got["conditions"]["CreateTrainingJob"]
+    inferred = {c["key"]: c for c in got["conditions"]["CreateTrainingJob"]}["vpc"]
+    assert (inferred["by"], inferred["request"], inferred["field"]) == ("request", "create-training-job.json", "VpcConfig")
 
 
 def test_key_id_without_region_keeps_a_placeholder(conn):

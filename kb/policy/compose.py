@@ -77,8 +77,8 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
             notes.append(f"no {var.lower()} in the request: ARNs carry {PLACEHOLDER[var]}; pass --{var.lower()}")
     return {
         "apis": p.apis, "lang": lang, "variant": "scoped" if scoped else "default",
-        "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why} for k, why in p.chosen[a].items()]
-                       for a in p.apis},
+        "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why, **p.origins[a][k]}
+                           for k, why in p.chosen[a].items()] for a in p.apis},
         "requests": [{"source": r.source, "api": r.api} for r in reqs],
         "context": {"partition": ctx.partition, "region": ctx.region, "account": ctx.account, "from": ctx.origin},
         "policy": {"Version": VERSION, "Statement": statements},

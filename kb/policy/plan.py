@@ -4,7 +4,7 @@ an option (--input-kms-key: the condition whose set_by_option the lexicon names)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import query
 from ..query import KBError
@@ -35,6 +35,9 @@ class Plan:
     trigger_values: dict[tuple[str, str], list[tuple[str, str, object]]]  # (api, cond) → (source, path, value)
     documented: dict[str, dict[str, dict]]
     notes: list[str]
+    # api → condition → where it came from, for a person or a form: {"by": "asked"}, {"by": "option",
+    # "option": "input-kms-key"} or {"by": "request", "request": source, "field": member path}
+    origins: dict[str, dict[str, dict]] = field(default_factory=dict)
 
 
 def option_condition(conn, option: str) -> str | None:
@@ -50,6 +53,7 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
     documented = {a: {c["key"]: c for c in query.conditions(conn, a, lang)} for a in names}
     notes: list[str] = []
     chosen: dict[str, dict[str, str]] = {a: {} for a in names}
+    origins: dict[str, dict[str, dict]] = {a: {} for a in names}
     key_condition = option_condition(conn, INPUT_KEY_OPTION)
     if input_kms_keys and key_condition is None:
         raise KBError(f"--{INPUT_KEY_OPTION} stands for no condition this KB knows")
@@ -64,6 +68,7 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
         for a in names:
             if a in takers:
                 chosen[a][cond] = "--condition" if cond in conditions else f"--{INPUT_KEY_OPTION}"
+                origins[a][cond] = {"by": "asked"} if cond in conditions else {"by": "option", "option": INPUT_KEY_OPTION}
             else:
                 notes.append(f"{a}: the page documents no condition {cond!r}; not applied to it")
     values: dict[tuple[str, str], list] = {}
@@ -81,6 +86,7 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
                              f"{req.api}: nothing added")
                 continue
             chosen[req.api].setdefault(cond, f"inferred from {req.source}: {bare(path)}")
+            origins[req.api].setdefault(cond, {"by": "request", "request": req.source, "field": bare(path)})
             values.setdefault((req.api, cond), []).append((req.source, path, value))
     for key in input_kms_keys:
         for a in names:
@@ -94,7 +100,7 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
             notes.append(f"{a}: a request cannot show condition {cond!r} ({documented[a][cond]['label']}); if it "
                          f"applies, add --condition {cond}"
                          + (f" (or --{options[cond]} KEY)" if cond in options else ""))
-    return Plan(names, chosen, values, documented, notes)
+    return Plan(names, chosen, values, documented, notes, origins)
 
 
 def _all_documented(conn, lang: str) -> dict[str, set[str]]:
