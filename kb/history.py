@@ -126,9 +126,9 @@ def describe(change: dict) -> str:
     return f"{sign} scoping {api} {', '.join(rule['actions'])} → {_field(rule)}"
 
 
-def summarize(changes: list[dict]) -> list[str]:
-    """Lines for a person: actions added to (or removed from) one policy on one line, and actions
-    whose resources changed the same way on one line."""
+def grouped(changes: list[dict]) -> list[list[dict]]:
+    """The changes as summarize() writes them, one group per line: actions added to (or removed
+    from) one policy together, and actions whose resources changed the same way together."""
     groups: dict[tuple[object, ...], list[dict]] = {}
     for c in changes:
         key: tuple[object, ...]
@@ -138,8 +138,13 @@ def summarize(changes: list[dict]) -> list[str]:
         else:
             key = (id(c),)
         groups.setdefault(key, []).append(c)
+    return list(groups.values())
+
+
+def summarize(changes: list[dict]) -> list[str]:
+    """Lines for a person, one per group of grouped()."""
     lines = []
-    for members in groups.values():
+    for members in grouped(changes):
         first = dict(members[0])
         if len(members) > 1:
             first["action"] = ", ".join(m["action"] for m in members)

@@ -14,7 +14,8 @@ import markupsafe
 from datasette import hookimpl
 
 from .. import DB_NAME, canned, schema
-from . import home, routes
+from . import feed, home, routes
+from .datasette_pages import extra_css_urls  # noqa: F401  (a hook: pluggy finds it in this module)
 from .live import reloader_of
 
 
@@ -69,7 +70,7 @@ def render_cell(value, column, database):
 
 @hookimpl
 def register_routes(datasette):
-    return [(r"^/$", home.home), *routes.ROUTES]
+    return [(r"^/$", home.home), *routes.ROUTES, *feed.ROUTES]
 
 
 @hookimpl
