@@ -151,7 +151,7 @@ def test_training_job_request(conn):
     assert resources_of(pol, "ec2:CreateNetworkInterface") == {"*"}
     assert resources_of(pol, "logs:PutLogEvents") == {"*"}  # the page: "applicable for * resources"
     assert "CreateTrainingJob: a request cannot show condition 'kms_input' (Input encrypted with SSE-KMS); if it " \
-           "applies, add --condition kms_input (or --input-kms-key KEY)" in got["notes"]
+           "applies, choose it (--condition kms_input) or give the key it stands for (--input-kms-key KEY)" in got["notes"]
     assert not findings(pol, {"CRITICAL", "HIGH", "MEDIUM"})
 
 
@@ -290,7 +290,9 @@ def test_algorithm_condition_and_its_resource(conn):
     assert any("the request names no value for it" in n for n in got["notes"])
     ja = P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "train.json")], lang="ja")
     assert "sagemaker:DescribeAlgorithm" not in granted(ja["policy"])
-    assert any("shows condition 'algorithm'" in n and "not for CreateTrainingJob" in n for n in ja["notes"])
+    # the note in the language asked (the lexicon's policy_condition_elsewhere)
+    assert any("条件 'algorithm' に当たります" in n and "ページは CreateTrainingJob についてこの条件を説明していない" in n
+               for n in ja["notes"])
 
 
 def test_a_cli_skeleton_with_empty_members_shows_no_condition(conn):

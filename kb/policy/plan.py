@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .. import query
 from ..query import KBError
 from .request import Request, bare, strings_in
+from .words import Words
 
 INPUT_KEY_OPTION = "input-kms-key"
 
@@ -48,6 +49,7 @@ def option_condition(conn, option: str) -> str | None:
 def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list[Request],
          input_kms_keys: list[str]) -> Plan:
     names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
+    w = Words(conn, lang)
     if not names:
         raise KBError("name at least one API")
     documented = {a: {c["key"]: c for c in query.conditions(conn, a, lang)} for a in names}
@@ -70,22 +72,20 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
                 chosen[a][cond] = "--condition" if cond in conditions else f"--{INPUT_KEY_OPTION}"
                 origins[a][cond] = {"by": "asked"} if cond in conditions else {"by": "option", "option": INPUT_KEY_OPTION}
             else:
-                notes.append(f"{a}: the page documents no condition {cond!r}; not applied to it")
+                notes.append(w("not_applied", api=a, condition=cond))
     values: dict[tuple[str, str], list] = {}
     fields = query.condition_fields(conn)
     for req in requests:
         for cond, path, value in trigger_hits(req, fields):
             if req.api not in names:
-                notes.append(f"{req.source} ({req.api}) sets {bare(path)} (condition {cond!r}); {req.api} is not "
-                             f"among the APIs composed, so only its resources are used")
+                notes.append(w("other_api_request", source=req.source, api=req.api, field=bare(path), condition=cond))
                 continue
             if cond not in documented[req.api]:
                 elsewhere = [a for a, conds in _all_documented(conn, lang).items() if cond in conds]
-                notes.append(f"{req.source} sets {bare(path)}, which shows condition {cond!r} "
-                             f"(documented for {', '.join(elsewhere) or 'no API'}); the page documents it not for "
-                             f"{req.api}: nothing added")
+                notes.append(w("condition_elsewhere", source=req.source, field=bare(path), condition=cond,
+                               apis=", ".join(elsewhere) or w("no_api"), api=req.api))
                 continue
-            chosen[req.api].setdefault(cond, f"inferred from {req.source}: {bare(path)}")
+            chosen[req.api].setdefault(cond, w("why_request", request=req.source, field=bare(path)))
             origins[req.api].setdefault(cond, {"by": "request", "request": req.source, "field": bare(path)})
             values.setdefault((req.api, cond), []).append((req.source, path, value))
     for key in input_kms_keys:
@@ -97,9 +97,9 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
                                                 "not null")}
     for a in names:
         for cond in sorted(c for c in documented[a] if not fields.get(c) and c not in chosen[a]) if requests else []:
-            notes.append(f"{a}: a request cannot show condition {cond!r} ({documented[a][cond]['label']}); if it "
-                         f"applies, add --condition {cond}"
-                         + (f" (or --{options[cond]} KEY)" if cond in options else ""))
+            label = documented[a][cond]["label"]
+            notes.append(w("unseen_condition_option", api=a, condition=cond, label=label, option=options[cond])
+                         if cond in options else w("unseen_condition", api=a, condition=cond, label=label))
     return Plan(names, chosen, values, documented, notes, origins)
 
 
