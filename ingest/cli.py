@@ -129,12 +129,15 @@ def build_summary(report) -> dict:
 @click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds per request.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
 @click.option("--max-bytes", type=int, default=5_000_000, show_default=True, help="Largest page accepted.")
+@click.option("--exit-code", is_flag=True, help="Exit 3 when a page changed or is new (the KB was rebuilt), 0 when "
+              "nothing changed, 1 when a page or the run failed: for a scheduler.")
 @json_option
-def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes, as_json):
+def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes, exit_code,
+                    as_json):
     """Fetch the live pages and rebuild the KB from what changed; report what did.
 
     Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
-    it was)."""
+    it was); with --exit-code, 3 when a page changed and no page failed."""
     from .model import ReaderError
     from .refresh import FetchPolicy, refresh
     from .store import BuildError
@@ -159,7 +162,9 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         _print_refresh(report)
-    sys.exit(0 if report.ok else 1)
+    if not report.ok:
+        sys.exit(1)
+    sys.exit(3 if exit_code and any(p.accepted for p in report.pages) else 0)
 
 
 def _print_refresh(report) -> None:

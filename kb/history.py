@@ -64,6 +64,40 @@ def changes(conn, since: str | None = None, lang: str | None = None, page_key: s
     return {"since": since, "transitions": transitions, "runs": runs}
 
 
+def last_changes(conn, limit: int = 12) -> tuple[list[dict], int]:
+    """The current pages whose changes are followed (a logged change, or a translation to compare
+    with), newest change first, each with the date its facts last changed (else the date of its
+    oldest version), at most `limit`; and how many other current pages there are (a guide page
+    read once has nothing to date). What the home page shows."""
+    if not has_table(conn, "page_transition") or not has_table(conn, "page_version"):
+        return [], 0
+    rows = conn.execute("""
+        with last as (
+          select p.id, (select t2.id from page_transition t2
+                        where t2.page_key = p.page_key and t2.lang = p.lang
+                          and exists (select 1 from page_change c where c.transition_id = t2.id)
+                        order by t2.to_date desc, t2.id desc limit 1) as transition_id,
+                 exists (select 1 from page o where o.is_current and o.page_key = p.page_key
+                         and o.lang <> p.lang) as translated
+          from page p where p.is_current
+        )
+        select p.page_key, p.lang, p.url, l.name as language,
+               (select min(v.version_date) from page_version v where v.page_key = p.page_key and v.lang = p.lang)
+                 as known_since,
+               t.to_date as changed, t.to_label, t.from_label,
+               (select count(*) from page_change c where c.transition_id = t.id) as changes
+        from last join page p on p.id = last.id join language l on l.code = p.lang
+        left join page_transition t on t.id = last.transition_id
+        where last.transition_id is not null or last.translated
+        order by t.to_date is null, t.to_date desc, l.prevails desc, p.lang, p.page_key""").fetchall()
+    total = conn.execute("select count(*) from page where is_current").fetchone()[0]
+    shown = [{"page_key": r["page_key"], "lang": r["lang"], "language": r["language"], "url": r["url"],
+              "known_since": r["known_since"], "last_change": r["changed"] and {
+                  "date": r["changed"], "from": r["from_label"], "to": r["to_label"], "changes": r["changes"]}}
+             for r in rows[:limit]]
+    return shown, total - len(shown)
+
+
 def change_row(r) -> dict:
     def load(v):
         return json.loads(v) if v is not None else None
@@ -102,9 +136,9 @@ def describe(change: dict) -> str:
     return f"{sign} scoping {api} {', '.join(rule['actions'])} → {_field(rule)}"
 
 
-def summarize(changes: list[dict]) -> list[str]:
-    """Lines for a person: actions added to (or removed from) one policy on one line, and actions
-    whose resources changed the same way on one line."""
+def grouped(changes: list[dict]) -> list[list[dict]]:
+    """The changes as summarize() writes them, one group per line: actions added to (or removed
+    from) one policy together, and actions whose resources changed the same way together."""
     groups: dict[tuple[object, ...], list[dict]] = {}
     for c in changes:
         key: tuple[object, ...]
@@ -114,8 +148,13 @@ def summarize(changes: list[dict]) -> list[str]:
         else:
             key = (id(c),)
         groups.setdefault(key, []).append(c)
+    return list(groups.values())
+
+
+def summarize(changes: list[dict]) -> list[str]:
+    """Lines for a person, one per group of grouped()."""
     lines = []
-    for members in groups.values():
+    for members in grouped(changes):
         first = dict(members[0])
         if len(members) > 1:
             first["action"] = ", ".join(m["action"] for m in members)

@@ -399,10 +399,25 @@ def test_a_missing_kb_is_a_clear_error(tmp_path):
 # ---- the home page ---------------------------------------------------------------------------
 
 def _table(soup):
+    """The requirements rows as shown: one table per section (its link in the caption), the page's
+    sentence once per statement."""
     return [{"action": tr.select_one("td.action").get_text(strip=True),
              "resource": tr.select_one("td.resource").get_text(strip=True),
              "condition": tr.select_one("td.condition").get_text(strip=True),
-             "href": tr.select_one("td.source a")["href"]} for tr in soup.select("#requirements tbody tr")]
+             "href": tr.find_parent("table").select_one("caption a")["href"]}
+            for tr in soup.select("#requirements tbody tr")]
+
+
+def test_home_page_links_each_section_once_and_each_sentence_once_per_statement(client):
+    soup = BeautifulSoup(client.get("/?" + urlencode({"lang": "ja", "api": "CreateModel", "conditions": "vpc"})).text,
+                         "lxml")
+    tables = soup.select("#requirements table")
+    assert [t.select_one("caption a")["href"] for t in tables] == [JA_URL + "#sagemaker-roles-createmodel-perms"]
+    assert len(soup.select("#requirements a")) == 1  # not one link per row (20 rows)
+    statements = tables[0].select("tbody.statement")
+    assert [len(b.select("tr")) for b in statements] == [11, 9]
+    assert [[q.get_text() for q in b.select("td.source q")] for b in statements][1] == [JA_VPC_SENTENCE]
+    assert statements[0].select_one("td.source")["rowspan"] == "11"
 
 
 def test_home_page_answers_create_model_with_vpc_in_japanese(client):

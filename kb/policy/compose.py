@@ -18,6 +18,7 @@ from .catalogue import Catalogue
 from .plan import Plan, plan
 from .request import Request, Shapes, bare, bind_request, strings_in
 from .role_policy import glob_covers
+from .words import Words
 
 VERSION = "2012-10-17"
 
@@ -37,7 +38,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
 
     `requests` are (api or None, body, source name) triples."""
     lang = query.check_lang(conn, lang)
-    cat, shapes = Catalogue(conn), Shapes(conn)
+    cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
     reqs = bind_requests(conn, shapes, apis, requests, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     ctx = context_from(cat, reqs, region, account)
@@ -58,7 +59,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
                       "resource_given": st["resources"] is not None, **st["source"]}
             for action in st["actions"]:
                 resources, more_notes = _resources_for(cat, shapes, api, st, action, origin, rules, reqs, p, ctx,
-                                                      consumed)
+                                                      consumed, w)
                 notes += more_notes
                 grant = groups.setdefault(key, {}).setdefault(action, _Grant())
                 for res, prov in resources:
@@ -70,15 +71,15 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     statements, explain = _statements(groups, p)
     if not statements:
         raise KBError("; ".join(dict.fromkeys(notes)) or f"the page documents no permissions for {', '.join(p.apis)}")
-    notes += _leftover_notes(cat, statements, explain, bool(reqs))
-    notes += _unscoped_values(cat, query.ui(conn, lang), reqs, consumed, statements)
+    notes += _leftover_notes(cat, statements, explain, bool(reqs), w)
+    notes += _unscoped_values(cat, w, reqs, consumed, statements)
     for var in ("Region", "Account"):
         if PLACEHOLDER[var] in json.dumps(statements):
-            notes.append(f"no {var.lower()} in the request: ARNs carry {PLACEHOLDER[var]}; pass --{var.lower()}")
+            notes.append(w("no_context", var=var.lower(), placeholder=PLACEHOLDER[var]))
     return {
         "apis": p.apis, "lang": lang, "variant": "scoped" if scoped else "default",
-        "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why} for k, why in p.chosen[a].items()]
-                       for a in p.apis},
+        "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why, **p.origins[a][k]}
+                           for k, why in p.chosen[a].items()] for a in p.apis},
         "requests": [{"source": r.source, "api": r.api} for r in reqs],
         "context": {"partition": ctx.partition, "region": ctx.region, "account": ctx.account, "from": ctx.origin},
         "policy": {"Version": VERSION, "Statement": statements},
@@ -108,7 +109,8 @@ def _documented(conn, api, lang) -> bool:
         return False
 
 
-def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rules, reqs, p: Plan, ctx, consumed):
+def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rules, reqs, p: Plan, ctx, consumed,
+                   w: Words):
     """[(resource, provenance)] for one action of one page statement, and notes. Provenance
     says where a resource came from: a request member, or the page (as documented)."""
     documented = st["resources"] if st["resources"] is not None else ["*"]
@@ -122,28 +124,28 @@ def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rule
         target = (shapes.member_of(rule["request_api"], rule["field"])
                   or shapes.member_of(rule["request_api"], rule["suggested_field"]))
         if target is None:
-            notes.append(f"the page scopes {', '.join(rule['actions'])} to {rule['field']} in a "
-                         f"{rule['request_api']} request, a member its request model does not have "
-                         f"(and the KB knows no real path for it): no value taken from it")
+            notes.append(w("member_missing", actions=", ".join(rule["actions"]), field=rule["field"],
+                           request_api=rule["request_api"]))
             continue
         for req in reqs:
             for path, owner, member, value in req.members:
                 if (owner, member) != target:
                     continue
                 if bare(path) != rule["field"]:
-                    notes.append(f"{req.source}: the page's {rule['field']} is read at "
-                                 f"{bare(path)}, the same member in {req.api}'s request model")
-                found += _arns(cat, action, req.source, path, value, ctx, consumed, notes)
+                    notes.append(w("member_elsewhere", source=req.source, field=rule["field"], path=bare(path),
+                                   api=req.api))
+                found += _arns(cat, action, req.source, path, value, ctx, consumed, notes, w)
     # a condition's own request members (or flag) name its resources, e.g. the output KMS key
     for src, path, value in p.trigger_values.get((api, origin), []) if origin else []:
-        found += _arns(cat, action, src, path, value, ctx, consumed, notes)
+        found += _arns(cat, action, src, path, value, ctx, consumed, notes, w)
     bounds = [fill_documented(cat, d, action, ctx) for d in documented]
     if found and documented != ["*"] and all("*" in b or "?" in b for b in bounds):
         # the page's resource is a pattern (algorithm/*): the request's must fall within it
         inside = [(r, prov) for r, prov in found if any(glob_covers(b, r) for b in bounds)]
         for r, prov in found:
             if (r, prov) not in inside:
-                notes.append(f"{prov['request']}: {r} is outside the page's {', '.join(documented)} for {action}: left out")
+                notes.append(w("outside_page", source=prov["request"], resource=r, documented=", ".join(documented),
+                               action=action))
         found = inside
     if found:
         return found, notes
@@ -154,7 +156,7 @@ def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rule
     return out, notes
 
 
-def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes):
+def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes, w: Words):
     out = []
     leaf = isinstance(value, str)
     for where, v in strings_in(value, path):
@@ -162,18 +164,17 @@ def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes):
         if made is None:
             if leaf:
                 what = value_what(cat, action.partition(":")[0].lower())
-                kind = f" (not {what})" if what else ""
-                notes.append(f"{source}: {bare(where)} = {v!r} names no resource for {action}{kind}")
+                said = dict(source=source, path=bare(where), value=repr(v), action=action)
+                notes.append(w("names_no_resource_what", what=what, **said) if what else w("names_no_resource", **said))
             continue
         arn, note = made
         if note:
-            notes.append(f"{source}: {note}")
+            notes.append(f"{source}: " + w(note.pop("key"), **note))
         consumed.add((source, v))
         out.append((arn, {"request": source, "field": where, "value": v}))
         owner = arn.split(":")[4] if arn.count(":") >= 5 else ""
         if ctx.account and owner and owner != ctx.account:
-            notes.append(f"{source}: {v} is in account {owner}, not the role's ({ctx.account}): that resource's "
-                         f"own policy must allow the role too (AWS's own SageMaker images allow it)")
+            notes.append(w("other_account", source=source, value=v, owner=owner, account=ctx.account))
     return out
 
 
@@ -233,35 +234,34 @@ def _sid(origin: str | None, actions: list[str], resources: tuple, used: set) ->
     return sid
 
 
-def _leftover_notes(cat: Catalogue, statements, explain, with_request: bool) -> list[str]:
+def _leftover_notes(cat: Catalogue, statements, explain, with_request: bool, w: Words) -> list[str]:
     """What the reader must know about resources the request did not name."""
     notes = []
     for stmt, ex in zip(statements, explain):
         sid, _actions = stmt["Sid"], ", ".join(stmt["Action"])
         if stmt["Resource"] == ["*"]:
             if any(not s["resource_given"] for s in ex["sources"]):
-                notes.append(f"{sid}: Resource \"*\" for {_names(stmt['Action'])}: the page gives "
-                             f"{'this addition' if ex['condition'] else 'these permissions'} without a Resource")
+                notes.append(w("star_addition" if ex["condition"] else "star_permissions", sid=sid,
+                               actions=_names(stmt["Action"], w)))
             elif with_request and (scopable := [a for a in stmt["Action"] if cat.arn_formats(a)]):
-                notes.append(f"{sid}: Resource \"*\" kept for {_names(scopable)}, as the page gives it")
+                notes.append(w("star_kept", sid=sid, actions=_names(scopable, w)))
             continue
         kept = [r for r in ex["resources"] if "documented" in r and r["resource"] != "*"]
         holes = [r["resource"] for r in kept if r["example"]]
         filled = [r["resource"] for r in kept if not r["example"] and r["resource"] != r["documented"]]
         if holes:
-            how = "the request names no value for it" if with_request else "pass --request FILE to fill it"
-            notes.append(f"{sid}: {', '.join(holes)}: the page's example{'s' if len(holes) > 1 else ''} "
-                         f"({how}); replace before use")
+            how = w("how_request" if with_request else "how_no_request")
+            notes.append(w("examples" if len(holes) > 1 else "example", sid=sid, resources=", ".join(holes), how=how))
         if filled:
-            notes.append(f"{sid}: {', '.join(filled)}: the page's resource, with the request's region and account")
+            notes.append(w("filled", sid=sid, resources=", ".join(filled)))
     return notes
 
 
-def _names(actions: list[str]) -> str:
-    return ", ".join(actions) if len(actions) <= 4 else f"{', '.join(actions[:3])} … ({len(actions)} actions)"
+def _names(actions: list[str], w: Words) -> str:
+    return ", ".join(actions) if len(actions) <= 4 else w("more_actions", first=", ".join(actions[:3]), count=len(actions))
 
 
-def _unscoped_values(cat: Catalogue, ui: dict[str, str], reqs, consumed, statements) -> list[str]:
+def _unscoped_values(cat: Catalogue, w: Words, reqs, consumed, statements) -> list[str]:
     """Request values (S3 URIs, ECR images, KMS keys) that no rule or condition used, where the
     policy grants that service only on named resources: the role will lack access to them."""
     star = {a.partition(":")[0].lower() for s in statements if s["Resource"] == ["*"] for a in s["Action"]}
@@ -275,8 +275,6 @@ def _unscoped_values(cat: Catalogue, ui: dict[str, str], reqs, consumed, stateme
             service = kind[0] if kind else next((s for sfx, s in suffixes.items() if member.endswith(sfx)), None)
             if service is None or service in star:
                 continue
-            what = ui.get(f"resource_{service}", service)
-            notes.append(f"{req.source}: {bare(path)} = {value.strip()} ({what}) is used by no statement: no "
-                         f"scoping rule of the page names this member, so the policy grants nothing on it; "
-                         f"add it by hand if the job needs it")
+            what = w.ui.get(f"resource_{service}", service)
+            notes.append(w("unscoped", source=req.source, path=bare(path), value=value.strip(), what=what))
     return notes

@@ -4,11 +4,12 @@ an option (--input-kms-key: the condition whose set_by_option the lexicon names)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import query
 from ..query import KBError
 from .request import Request, bare, strings_in
+from .words import Words
 
 INPUT_KEY_OPTION = "input-kms-key"
 
@@ -35,6 +36,9 @@ class Plan:
     trigger_values: dict[tuple[str, str], list[tuple[str, str, object]]]  # (api, cond) → (source, path, value)
     documented: dict[str, dict[str, dict]]
     notes: list[str]
+    # api → condition → where it came from, for a person or a form: {"by": "asked"}, {"by": "option",
+    # "option": "input-kms-key"} or {"by": "request", "request": source, "field": member path}
+    origins: dict[str, dict[str, dict]] = field(default_factory=dict)
 
 
 def option_condition(conn, option: str) -> str | None:
@@ -45,11 +49,13 @@ def option_condition(conn, option: str) -> str | None:
 def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list[Request],
          input_kms_keys: list[str]) -> Plan:
     names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
+    w = Words(conn, lang)
     if not names:
         raise KBError("name at least one API")
     documented = {a: {c["key"]: c for c in query.conditions(conn, a, lang)} for a in names}
     notes: list[str] = []
     chosen: dict[str, dict[str, str]] = {a: {} for a in names}
+    origins: dict[str, dict[str, dict]] = {a: {} for a in names}
     key_condition = option_condition(conn, INPUT_KEY_OPTION)
     if input_kms_keys and key_condition is None:
         raise KBError(f"--{INPUT_KEY_OPTION} stands for no condition this KB knows")
@@ -64,23 +70,23 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
         for a in names:
             if a in takers:
                 chosen[a][cond] = "--condition" if cond in conditions else f"--{INPUT_KEY_OPTION}"
+                origins[a][cond] = {"by": "asked"} if cond in conditions else {"by": "option", "option": INPUT_KEY_OPTION}
             else:
-                notes.append(f"{a}: no page documents the condition {cond!r} for it; not applied to it")
+                notes.append(w("not_applied", api=a, condition=cond))
     values: dict[tuple[str, str], list] = {}
     fields = query.condition_fields(conn)
     for req in requests:
         for cond, path, value in trigger_hits(req, fields):
             if req.api not in names:
-                notes.append(f"{req.source} ({req.api}) sets {bare(path)} (condition {cond!r}); {req.api} is not "
-                             f"among the APIs composed, so only its resources are used")
+                notes.append(w("other_api_request", source=req.source, api=req.api, field=bare(path), condition=cond))
                 continue
             if cond not in documented[req.api]:
                 elsewhere = [a for a, conds in _all_documented(conn, lang).items() if cond in conds]
-                notes.append(f"{req.source} sets {bare(path)}, which shows condition {cond!r} "
-                             f"(documented for {', '.join(elsewhere) or 'no API'}); the page documents it not for "
-                             f"{req.api}: nothing added")
+                notes.append(w("condition_elsewhere", source=req.source, field=bare(path), condition=cond,
+                               apis=", ".join(elsewhere) or w("no_api"), api=req.api))
                 continue
-            chosen[req.api].setdefault(cond, f"inferred from {req.source}: {bare(path)}")
+            chosen[req.api].setdefault(cond, w("why_request", request=req.source, field=bare(path)))
+            origins[req.api].setdefault(cond, {"by": "request", "request": req.source, "field": bare(path)})
             values.setdefault((req.api, cond), []).append((req.source, path, value))
     for key in input_kms_keys:
         for a in names:
@@ -91,10 +97,10 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
                                                 "not null")}
     for a in names:
         for cond in sorted(c for c in documented[a] if not fields.get(c) and c not in chosen[a]) if requests else []:
-            notes.append(f"{a}: a request cannot show condition {cond!r} ({documented[a][cond]['label']}); if it "
-                         f"applies, add --condition {cond}"
-                         + (f" (or --{options[cond]} KEY)" if cond in options else ""))
-    return Plan(names, chosen, values, documented, notes)
+            label = documented[a][cond]["label"]
+            notes.append(w("unseen_condition_option", api=a, condition=cond, label=label, option=options[cond])
+                         if cond in options else w("unseen_condition", api=a, condition=cond, label=label))
+    return Plan(names, chosen, values, documented, notes, origins)
 
 
 def _all_documented(conn, lang: str) -> dict[str, set[str]]:

@@ -14,7 +14,8 @@ import markupsafe
 from datasette import hookimpl
 
 from .. import DB_NAME, canned, schema
-from . import home, routes
+from . import feed, home, routes
+from .datasette_pages import extra_css_urls  # noqa: F401  (a hook: pluggy finds it in this module)
 from .live import reloader_of
 
 
@@ -59,17 +60,27 @@ def get_metadata(datasette, key, database, table):
     }
 
 
+# The page's own sentences: a few lines in a table cell (datasette-kb.css clamps .kb-long), the
+# whole text in its title and in the JSON and CSV versions of the page.
+PROSE_COLUMNS = {"source_text", "detail", "prevailing_text", "translation_text", "lead_text", "text", "body"}
+LONG_TEXT = 160
+
+
 @hookimpl
 def render_cell(value, column, database):
+    if database != DB_NAME or not isinstance(value, str):
+        return None
     # search.sql marks matches with ⟦…⟧; the text is escaped first, only the marks become markup.
-    if database == DB_NAME and column == "snippet" and isinstance(value, str) and "⟦" in value:
+    if column == "snippet" and "⟦" in value:
         return markupsafe.Markup(str(markupsafe.escape(value)).replace("⟦", "<mark>").replace("⟧", "</mark>"))
+    if column in PROSE_COLUMNS and len(value) > LONG_TEXT:
+        return markupsafe.Markup('<span class="kb-long" title="{0}">{0}</span>').format(value)
     return None
 
 
 @hookimpl
 def register_routes(datasette):
-    return [(r"^/$", home.home), *routes.ROUTES]
+    return [(r"^/$", home.home), *routes.ROUTES, *feed.ROUTES]
 
 
 @hookimpl

@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 
 from datasette.utils.asgi import Response
 
-from .. import DB_NAME, canned, query
+from .. import DB_NAME, canned, history, query
 from ..policy import compose
 from ..query import KBError
+from . import panel, tables
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -90,7 +91,9 @@ def _answer(conn, lang: str, asked: str, picked: set[str], scoped: bool) -> dict
 
 def _page(conn, lang: str) -> dict:
     counts = {r[0]: r[1] for r in conn.execute("select lang, count(*) from page where is_current group by lang")}
-    return {"languages": query.languages(conn), "ui": query.ui(conn, lang), "page_counts": counts}
+    followed, others = history.last_changes(conn)
+    return {"languages": query.languages(conn), "ui": query.ui(conn, lang), "page_counts": counts,
+            "page_changes": followed, "pages_unchanged": others}
 
 
 async def home(datasette, request, send):
@@ -131,6 +134,8 @@ async def home(datasette, request, send):
         "browse_url": datasette.urls.database(DB_NAME),
         "css_url": static_url(datasette, "kb.css"), "js_url": static_url(datasette, "kb.js"),
         "panel_js_url": static_url(datasette, "policy-panel.js"),
+        # the requirements as one table per section; the panel's words; the change log's feed
+        "sections": tables.sections(answer["rows"]), **panel.context(answer["ui"]), "feed_url": "/-/changes.atom",
     }
     return Response.html(await datasette.render_template("kb_home.html", context, request=request))
 
