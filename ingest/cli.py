@@ -25,12 +25,12 @@ def _fail(message: str) -> NoReturn:
 
 def check_languages(langs) -> None:
     """Refuse a --lang without a lexicon before anything is read or fetched."""
-    from .lexicon import UnknownLanguage, lexicon
+    from .lexicon import LexiconError, UnknownLanguage, lexicon
 
     for lang in langs:
         try:
             lexicon(lang)
-        except UnknownLanguage as exc:
+        except (UnknownLanguage, LexiconError) as exc:
             _fail(f"--lang {lang}: {exc}")
 
 
@@ -58,6 +58,7 @@ def main():
 def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json):
     """Build the KB (atomically: the old file stays until the new one passes its check)."""
     from .build import build as run_build
+    from .lexicon import LexiconError
     from .lock import writer_lock
     from .model import ReaderError
     from .store import BuildError
@@ -76,7 +77,7 @@ def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json
     try:
         with writer_lock(db_path):  # not while a refresh or history import writes the same KB
             report = run_build(sources, db_path, fetch_text=_fetch_text, use_cache=not no_cache)
-    except (SourceError, ReaderError, BuildError) as exc:
+    except (SourceError, ReaderError, BuildError, LexiconError) as exc:
         _fail(f"build failed, {db_path} left unchanged: {exc}")
     summary = build_summary(report)
     if as_json:
@@ -135,6 +136,7 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
 
     Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
     it was)."""
+    from .lexicon import LexiconError
     from .model import ReaderError
     from .refresh import FetchPolicy, refresh
     from .store import BuildError
@@ -153,7 +155,7 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
         report = refresh(db_path, sources_file or DEFAULT_SOURCES, explicit=list(zip(locations, langs)),
                          base_url=base_url, force=force, policy=policy,
                          progress=lambda msg: click.echo(msg, err=True))
-    except (SourceError, ReaderError, BuildError, sqlite3.Error, OSError) as exc:
+    except (SourceError, ReaderError, BuildError, LexiconError, sqlite3.Error, OSError) as exc:
         _fail(f"refresh failed, {db_path} left unchanged: {exc}")
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
@@ -195,6 +197,7 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
     identical to the one before it, or to a revision the KB already holds, is skipped. The versions
     answer `kb timeline` and `kb changes`, never `kb requirements`."""
     from .history import ingest_history
+    from .lexicon import LexiconError
     from .model import ReaderError
     from .sources import REVISION_FILE
     from .store import BuildError
@@ -209,7 +212,7 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
         _fail(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
     try:
         report = ingest_history(directory, lang, db_path, sources_file, key=key, url=url, register=register)
-    except (SourceError, ReaderError, BuildError) as exc:
+    except (SourceError, ReaderError, BuildError, LexiconError) as exc:
         _fail(f"history not ingested, {db_path} left unchanged: {exc}")
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))

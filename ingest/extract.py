@@ -16,9 +16,11 @@ from .facts import iam_rules
 from .lexicon import Lexicon, lexicon
 from .model import CODE, LIST_ITEM, NOTE, PARAGRAPH, Block, Page, Section
 
-ACTION_TOKEN = re.compile(r"(?<![\w/.-])([a-z][a-z0-9-]*:[A-Z*][A-Za-z0-9*]*)")
-DOTTED_FIELD = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+)")
-CAMEL_WORD = re.compile(r"(?<![\w.:])([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+)(?![\w.:])")
+# Linear time on any text (tests/test_hostile_regex.py): each character can be matched one way only
+# (possessive quantifiers, no quantifier nested over an overlapping class).
+ACTION_TOKEN = re.compile(r"(?<![\w/.-])([a-z][a-z0-9-]*+:[A-Z*][A-Za-z0-9*]*+)")
+DOTTED_FIELD = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*+(?:\.[A-Z][A-Za-z0-9]*+)++)")
+CAMEL_WORD = re.compile(r"(?<![\w.:])([A-Z][a-z0-9]++[A-Z][A-Za-z0-9]*+)(?![\w.:])")
 
 # Snippet roles (design.md).
 BASELINE, SCOPED, CONDITION = "baseline", "scoped", "condition"

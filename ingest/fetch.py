@@ -128,7 +128,7 @@ def candidate_urls(url: str) -> list[str]:
 
 
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_SEE_ALSO = re.compile(r"^##\s+see also\s*#*\s*$", re.IGNORECASE)
+_SEE_ALSO = re.compile(r"^##\s++see also\s*+#*+\s*+$", re.IGNORECASE)
 _TOP_HEADING = re.compile(r"^#{1,2}\s")
 
 

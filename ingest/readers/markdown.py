@@ -26,8 +26,10 @@ DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "
 
 _MD = MarkdownIt("commonmark").enable("table")
 
-# <a name="id"> (or id="id") is how both dialects print a section anchor.
-_ANCHOR = re.compile(r"""<a\s+(?:[^>]*?\s)?(?:name|id)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+# <a name="id"> (or id="id") is how both dialects print a section anchor: an <a> tag, then its
+# attribute. Two steps, each linear on any text (a tag's body is scanned once, to its `>`).
+_A_TAG = re.compile(r"<a\s[^>]*+", re.IGNORECASE)
+_ANCHOR_ATTR = re.compile(r"""(?<!\S)(?:name|id)\s*+=\s*+["']([^"']+)["']""", re.IGNORECASE)
 # Raw HTML is not unescaped by markdown-it, so an escaped anchor (`sagemaker\-roles`) is cleaned here.
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 # `#### [ JSON ]` is the label of a code tab, not a section.
@@ -104,6 +106,26 @@ def _inline(children: list[Token]) -> tuple[str, list[str], list[Link]]:
 
 def _collapse(s: str) -> str:
     return " ".join(s.split())
+
+
+def _anchor(html: str, at_start: bool = False) -> str | None:
+    """The name (or id) of the first <a> tag that has one; with at_start, of a tag opening html."""
+    for tag in _A_TAG.finditer(html):
+        if at_start and tag.start() != 0:
+            return None
+        m = _ANCHOR_ATTR.search(tag.group(0), 2)
+        if m:
+            return m.group(1)
+        if at_start:
+            return None
+    return None
+
+
+def _strip_tags(html: str) -> str:
+    """Tags as spaces. A `<` with no `>` after it starts no tag: only the text up to the last `>`
+    is searched, so a run of `<` costs one scan, not one per `<`."""
+    end = html.rfind(">") + 1
+    return re.sub(r"<[^>]*>", " ", html[:end]) + html[end:]
 
 
 def _significant(children: list[Token]) -> list[Token]:
@@ -192,9 +214,9 @@ class _Walker:
         text, _, _ = _inline(inline.children or [])
         # Only real inline HTML counts: an `<a name>` inside a code span is text, not an anchor.
         html = "".join(c.content for c in inline.children or [] if c.type == "html_inline")
-        m = _ANCHOR.search(html)
+        anchor = _anchor(html)
         self.sections.append(Section(heading=text, level=int(open_.tag[1]), line=_line(open_, 1),
-                                     anchor=_ESCAPED.sub(r"\1", m.group(1)) if m else None))
+                                     anchor=_ESCAPED.sub(r"\1", anchor) if anchor else None))
         self.heading_end = open_.map[1] if open_.map else None
         return i + 3
 
@@ -203,9 +225,9 @@ class _Walker:
         sec = self.sections[-1] if self.sections else None
         if sec is None or sec.anchor is not None or not tok.map or tok.map[0] != self.heading_end:
             return
-        m = _ANCHOR.match(html.lstrip())
-        if m:
-            sec.anchor = _ESCAPED.sub(r"\1", m.group(1))
+        anchor = _anchor(html.lstrip(), at_start=True)
+        if anchor:
+            sec.anchor = _ESCAPED.sub(r"\1", anchor)
 
     def paragraph(self, i: int) -> int:
         open_, inline = self.toks[i], self.toks[i + 1]
@@ -261,7 +283,7 @@ class _Walker:
 
     def html_block(self, t: Token) -> None:
         self.take_next_line_anchor(t, t.content)
-        text = _collapse(re.sub(r"<[^>]*>", " ", t.content))
+        text = _collapse(_strip_tags(t.content))
         self.emit(Block(PARAGRAPH, text, _line(t, 1)))
 
     def table_row(self, i: int) -> int:
