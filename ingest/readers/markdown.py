@@ -18,6 +18,7 @@ import re
 from pathlib import PurePath
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import image, link
 from markdown_it.token import Token
 
 from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Link, Page, ReaderError, Section
@@ -25,6 +26,44 @@ from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Lin
 DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "Warning": "warning"}
 
 _MD = MarkdownIt("commonmark").enable("table")
+# markdown-it looks for a link's `]` from every `[` to the end of the paragraph: quadratic on a run
+# of `[`. Two bounds make it linear: a link (text and target) ends within MAX_LINK characters (the
+# longest on the docs pages is 362), and a paragraph with more than one `[` per 64 characters (8 at
+# least; the PassRole list has one per 75) is read with its brackets as text.
+MAX_LINK = 512
+_TEXT_BRACKET = "\ue000"  # a private-use character stands for `[` while markdown-it reads the paragraph
+
+
+def _brackets_as_text(state) -> None:
+    for token in state.tokens:
+        if token.type == "inline" and token.content.count("[") > max(8, len(token.content) // 64):
+            token.meta = {**(token.meta or {}), "printed": token.content}
+            token.content = token.content.replace("[", _TEXT_BRACKET)
+
+
+def _printed_content(state) -> None:
+    for token in state.tokens:
+        if token.type == "inline" and token.meta and "printed" in token.meta:
+            token.content = token.meta.pop("printed")
+            for child in token.children or []:
+                child.content = child.content.replace(_TEXT_BRACKET, "[")
+
+
+def _bounded(rule):
+    def bounded(state, silent: bool) -> bool:
+        end = state.posMax
+        state.posMax = min(end, state.pos + MAX_LINK)
+        try:
+            return rule(state, silent)
+        finally:
+            state.posMax = end
+    return bounded
+
+
+_MD.inline.ruler.at("link", _bounded(link))
+_MD.inline.ruler.at("image", _bounded(image))
+_MD.core.ruler.before("inline", "brackets_as_text", _brackets_as_text)
+_MD.core.ruler.after("inline", "printed_content", _printed_content)
 
 # <a name="id"> (or id="id") is how both dialects print a section anchor: an <a> tag, then its
 # attribute. Two steps, each linear on any text (a tag's body is scanned once, to its `>`).
