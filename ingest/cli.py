@@ -127,11 +127,19 @@ def build_summary(report) -> dict:
 @click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Source list (default: data/sources.toml); its snapshots receive accepted pages.")
 @click.option("--force", is_flag=True, help="Accept a page that lost most of its facts.")
-@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds per request.")
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds each read may wait.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
 @click.option("--max-bytes", type=int, default=5_000_000, show_default=True, help="Largest page accepted.")
+@click.option("--page-deadline", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
+              help="Seconds one page's fetch may take in all (attempts, Retry-After waits, a slow body).")
+@click.option("--run-deadline", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+              help="Seconds the fetches of the whole run may take; pages still to fetch then fail.")
+@click.option("--register/--no-register", default=None,
+              help="Write accepted pages into the source list's snapshots (default: only when the KB is "
+                   "data/kb.db or --sources-file is given).")
 @json_option
-def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes, as_json):
+def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes,
+                    page_deadline, run_deadline, register, as_json):
     """Fetch the live pages and rebuild the KB from what changed; report what did.
 
     Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
@@ -149,11 +157,15 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
     for url in [*locations, *([base_url] if base_url else [])]:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             _fail(f"{url}: not an http(s) URL")
-    db_path = db_path or default_db()
-    policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes)
+    shipped = default_db()
+    if register is None:  # a KB elsewhere must not rewrite the shipped data/ (as `ingest history`)
+        register = sources_file is not None or db_path is None or db_path.resolve() == shipped.resolve()
+    db_path = db_path or shipped
+    policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes, page_deadline=page_deadline,
+                         run_deadline=run_deadline)
     try:
         report = refresh(db_path, sources_file or DEFAULT_SOURCES, explicit=list(zip(locations, langs)),
-                         base_url=base_url, force=force, policy=policy,
+                         base_url=base_url, force=force, policy=policy, register=register,
                          progress=lambda msg: click.echo(msg, err=True))
     except (SourceError, ReaderError, BuildError, LexiconError, sqlite3.Error, OSError) as exc:
         _fail(f"refresh failed, {db_path} left unchanged: {exc}")
@@ -172,7 +184,8 @@ def _print_refresh(report) -> None:
         for line in summarize(t.changes):
             click.echo(f"    {line}", err=True)
         if t.accepted:
-            click.echo(f"    snapshot {t.snapshot}", err=True)
+            click.echo(f"    snapshot {t.snapshot}" if t.snapshot else
+                       "    snapshot not written (a KB elsewhere than data/: --register writes it)", err=True)
     verb = "rebuilt" if report.facts_rebuilt else "facts kept; run logged in"
     click.echo(f"{verb} {report.db} (refresh #{report.run_id})", err=True)
 
