@@ -32,9 +32,16 @@ def markdown(text: str) -> None:
         assert str(exc)
 
 
+HTML_SKELETON = ('<html lang="ja-JP"><body><div id="main-col-body"><h1 class="topictitle">T</h1>', "</div></body></html>")
+
+
 def html(text: str) -> None:
+    """Any text; without a content area of its own it goes into one (else nearly every input would
+    stop at "no #main-col-body" and the walk would never be fuzzed)."""
     from ingest.readers.html import page_fingerprint, read_html
 
+    if "main-col-body" not in text:
+        text = HTML_SKELETON[0] + text + HTML_SKELETON[1]
     try:
         _page(read_html(text, note_labels={"注記": "note"}, disclaimer_markers=["機械翻訳"]))
         assert len(page_fingerprint(text)) == 64

@@ -38,6 +38,9 @@ _ASSET_URL = re.compile(r"\.(?:js|css|png|svg|jpe?g|gif|ico|woff2?|ttf)(?:[?#]|$
 # Docs pages nest their content area about 15 elements deep; a page nested deeper than this is
 # refused at once (the walk is recursive, and each level would cost a scan of what it holds).
 MAX_DEPTH = 100
+# html.parser and bs4 spend ~25 µs on each tag: a page of more tags than this (docs pages have a few
+# thousand) is refused before it is parsed, so no page costs more than a few seconds.
+MAX_TAGS = 100_000
 
 
 def read_html(
@@ -96,6 +99,8 @@ def page_fingerprint(text: str) -> str:
 def _parse(text: str, name: str) -> BeautifulSoup:
     if not isinstance(text, str) or not text.strip():
         raise ReaderError(f"{name}: empty document")
+    if text.count("<") > MAX_TAGS:
+        raise ReaderError(f"{name}: more than {MAX_TAGS} tags, not a documentation page")
     try:
         # html.parser keeps the tree as written (the nested <head>/<body> stay where they are) and
         # records each tag's source line, which lxml's tree builder in bs4 does not.
@@ -403,7 +408,7 @@ class _Walker:
     def table(self, table: Tag) -> None:
         """Each row becomes one paragraph, cells joined by " | " (as the Markdown reader does)."""
         for tr in table.find_all("tr"):
-            if tr.find_parent(["table", "td", "th"]) is not table:
+            if next((p for p in tr.parents if p.name in ("table", "td", "th")), None) is not table:
                 continue  # a row inside a cell (a nested table, stray markup) prints as part of its cell's text
             cells = [c for c in tr.children if isinstance(c, Tag) and c.name in ("td", "th")]
             parts = [_inline(list(c.children)) for c in cells]

@@ -27,18 +27,28 @@ DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "
 
 _MD = MarkdownIt("commonmark").enable("table")
 # markdown-it looks for a link's `]` from every `[` to the end of the paragraph: quadratic on a run
-# of `[`. Two bounds make it linear: a link (text and target) ends within MAX_LINK characters (the
-# longest on the docs pages is 362), and a paragraph with more than one `[` per 64 characters (8 at
-# least; the PassRole list has one per 75) is read with its brackets as text.
+# of `[`; and each emphasis, code, escape or tag marker costs it microseconds. Bounds keep a paragraph
+# linear and fast: a link (text and target) ends within MAX_LINK characters (the longest on the docs
+# pages is 362); a paragraph with more than one `[` per 64 characters (8 at least; the PassRole list
+# has one per 75), or more markup characters than one in 16 (64 at least), is read as plain text —
+# its markup characters stand in the private-use area while markdown-it reads it, and are put back.
 MAX_LINK = 512
-_TEXT_BRACKET = "\ue000"  # a private-use character stands for `[` while markdown-it reads the paragraph
+_MARKUP = "*_`\\<>&!"
+_AS_TEXT = {ord(c): 0xE000 + ord(c) for c in "[]" + _MARKUP}
+_BACK = {v: k for k, v in _AS_TEXT.items()}
+
+
+def _hostile(content: str) -> bool:
+    if content.count("[") > max(8, len(content) // 64):
+        return True
+    return sum(content.count(c) for c in _MARKUP) > max(64, len(content) // 16)
 
 
 def _brackets_as_text(state) -> None:
     for token in state.tokens:
-        if token.type == "inline" and token.content.count("[") > max(8, len(token.content) // 64):
+        if token.type == "inline" and _hostile(token.content):
             token.meta = {**(token.meta or {}), "printed": token.content}
-            token.content = token.content.replace("[", _TEXT_BRACKET)
+            token.content = token.content.translate(_AS_TEXT)
 
 
 def _printed_content(state) -> None:
@@ -46,7 +56,7 @@ def _printed_content(state) -> None:
         if token.type == "inline" and token.meta and "printed" in token.meta:
             token.content = token.meta.pop("printed")
             for child in token.children or []:
-                child.content = child.content.replace(_TEXT_BRACKET, "[")
+                child.content = child.content.translate(_BACK)
 
 
 def _bounded(rule):
