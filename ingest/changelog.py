@@ -20,7 +20,7 @@ from kb.query import has_column, section_url
 NO_RESOURCE = "(no Resource on the page)"
 # Placeholders are markup, not part of the ARN: the .md endpoint prints `{{inputbucket}}` where the
 # older source format printed `inputbucket`.
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{([^{}]*+)\}\}")  # its content is stripped: no `\s*` on either side to backtrack
 
 
 def resource_shape(resource: str | None) -> str:
@@ -30,7 +30,7 @@ def resource_shape(resource: str | None) -> str:
     `arn:aws:kms:{{us-east-1}}:{{111122223333}}:key/{{k}}` are the same resource."""
     if resource is None:
         return NO_RESOURCE
-    bare = _PLACEHOLDER.sub(r"\1", resource)
+    bare = _PLACEHOLDER.sub(lambda m: m.group(1).strip(), resource)
     parts = bare.split(":", 5)
     if len(parts) < 6 or parts[0] != "arn":
         return bare

@@ -25,12 +25,12 @@ def _fail(message: str) -> NoReturn:
 
 def check_languages(langs) -> None:
     """Refuse a --lang without a lexicon before anything is read or fetched."""
-    from .lexicon import UnknownLanguage, lexicon
+    from .lexicon import LexiconError, UnknownLanguage, lexicon
 
     for lang in langs:
         try:
             lexicon(lang)
-        except UnknownLanguage as exc:
+        except (UnknownLanguage, LexiconError) as exc:
             _fail(f"--lang {lang}: {exc}")
 
 
@@ -58,6 +58,7 @@ def main():
 def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json):
     """Build the KB (atomically: the old file stays until the new one passes its check)."""
     from .build import build as run_build
+    from .lexicon import LexiconError
     from .lock import writer_lock
     from .model import ReaderError
     from .store import BuildError
@@ -76,7 +77,7 @@ def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json
     try:
         with writer_lock(db_path):  # not while a refresh or history import writes the same KB
             report = run_build(sources, db_path, fetch_text=_fetch_text, use_cache=not no_cache)
-    except (SourceError, ReaderError, BuildError) as exc:
+    except (SourceError, ReaderError, BuildError, LexiconError) as exc:
         _fail(f"build failed, {db_path} left unchanged: {exc}")
     summary = build_summary(report)
     if as_json:
@@ -126,18 +127,26 @@ def build_summary(report) -> dict:
 @click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Source list (default: data/sources.toml); its snapshots receive accepted pages.")
 @click.option("--force", is_flag=True, help="Accept a page that lost most of its facts.")
-@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds per request.")
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds each read may wait.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
 @click.option("--max-bytes", type=int, default=5_000_000, show_default=True, help="Largest page accepted.")
+@click.option("--page-deadline", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
+              help="Seconds one page's fetch may take in all (attempts, Retry-After waits, a slow body).")
+@click.option("--run-deadline", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+              help="Seconds the fetches of the whole run may take; pages still to fetch then fail.")
+@click.option("--register/--no-register", default=None,
+              help="Write accepted pages into the source list's snapshots (default: only when the KB is "
+                   "data/kb.db or --sources-file is given).")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when a page changed or is new (the KB was rebuilt), 0 when "
               "nothing changed, 1 when a page or the run failed: for a scheduler.")
 @json_option
-def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes, exit_code,
-                    as_json):
+def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes,
+                    page_deadline, run_deadline, register, exit_code, as_json):
     """Fetch the live pages and rebuild the KB from what changed; report what did.
 
     Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
     it was); with --exit-code, 3 when a page changed and no page failed."""
+    from .lexicon import LexiconError
     from .model import ReaderError
     from .refresh import FetchPolicy, refresh
     from .store import BuildError
@@ -150,13 +159,17 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
     for url in [*locations, *([base_url] if base_url else [])]:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             _fail(f"{url}: not an http(s) URL")
-    db_path = db_path or default_db()
-    policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes)
+    shipped = default_db()
+    if register is None:  # a KB elsewhere must not rewrite the shipped data/ (as `ingest history`)
+        register = sources_file is not None or db_path is None or db_path.resolve() == shipped.resolve()
+    db_path = db_path or shipped
+    policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes, page_deadline=page_deadline,
+                         run_deadline=run_deadline)
     try:
         report = refresh(db_path, sources_file or DEFAULT_SOURCES, explicit=list(zip(locations, langs)),
-                         base_url=base_url, force=force, policy=policy,
+                         base_url=base_url, force=force, policy=policy, register=register,
                          progress=lambda msg: click.echo(msg, err=True))
-    except (SourceError, ReaderError, BuildError, sqlite3.Error, OSError) as exc:
+    except (SourceError, ReaderError, BuildError, LexiconError, sqlite3.Error, OSError) as exc:
         _fail(f"refresh failed, {db_path} left unchanged: {exc}")
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
@@ -175,7 +188,8 @@ def _print_refresh(report) -> None:
         for line in summarize(t.changes):
             click.echo(f"    {line}", err=True)
         if t.accepted:
-            click.echo(f"    snapshot {t.snapshot}", err=True)
+            click.echo(f"    snapshot {t.snapshot}" if t.snapshot else
+                       "    snapshot not written (a KB elsewhere than data/: --register writes it)", err=True)
     verb = "rebuilt" if report.facts_rebuilt else "facts kept; run logged in"
     click.echo(f"{verb} {report.db} (refresh #{report.run_id})", err=True)
 
@@ -200,6 +214,7 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
     identical to the one before it, or to a revision the KB already holds, is skipped. The versions
     answer `kb timeline` and `kb changes`, never `kb requirements`."""
     from .history import ingest_history
+    from .lexicon import LexiconError
     from .model import ReaderError
     from .sources import REVISION_FILE
     from .store import BuildError
@@ -214,7 +229,7 @@ def history_command(directory, lang, key, url, db_path, sources_file, register, 
         _fail(f"{directory}: no revision files named YYYY-MM-DD_<commit>.md")
     try:
         report = ingest_history(directory, lang, db_path, sources_file, key=key, url=url, register=register)
-    except (SourceError, ReaderError, BuildError) as exc:
+    except (SourceError, ReaderError, BuildError, LexiconError) as exc:
         _fail(f"history not ingested, {db_path} left unchanged: {exc}")
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))

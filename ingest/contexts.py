@@ -24,7 +24,9 @@ from .model import Block, Page, Section
 _WORD = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])")
 MAX_NAMED = 3  # APIs a section may name and still be about each of them
 _NAME = re.compile(r"(?<![\w:])[A-Z][A-Za-z0-9]{2,80}")  # a word that may be an operation's name (not sagemaker:X)
-_CAMEL = re.compile(r"[A-Z][a-z0-9]+|[A-Z]+(?=[A-Z][a-z]|$)")
+# the words of an operation's name: "Auto", "ML", "Job", "V2" (a capital run ends before a capitalised
+# word; possessive, each capital looked at once)
+_CAMEL = re.compile(r"[A-Z][a-z0-9]++|[A-Z](?:[A-Z](?![a-z]))*+")
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,11 @@ from .pagefacts import (
 __all__ = ["CallerPermission", "ConditionFact", "FieldRef", "Finding", "ManagedPolicyRef", "PageFacts", "Requirement",
            "ScopingRule", "Snippet", "extract"]
 
-ACTION_TOKEN = re.compile(r"(?<![\w/.-])([a-z][a-z0-9-]*:[A-Z*][A-Za-z0-9*]*)")
-DOTTED_FIELD = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*(?:\.[A-Z][A-Za-z0-9]*)+)")
-CAMEL_WORD = re.compile(r"(?<![\w.:])([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+)(?![\w.:])")
+# Linear time on any text (tests/test_hostile_regex.py): each character can be matched one way only
+# (possessive quantifiers, no quantifier nested over an overlapping class).
+ACTION_TOKEN = re.compile(r"(?<![\w/.-])([a-z][a-z0-9-]*+:[A-Z*][A-Za-z0-9*]*+)")
+DOTTED_FIELD = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*+(?:\.[A-Z][A-Za-z0-9]*+)++)")
+CAMEL_WORD = re.compile(r"(?<![\w.:])([A-Z][a-z0-9]++[A-Z][A-Za-z0-9]*+)(?![\w.:])")
 
 # Snippet roles (design.md).
 BASELINE, SCOPED, CONDITION = "baseline", "scoped", "condition"
@@ -239,7 +241,7 @@ def _scoping_rules(facts: PageFacts, section: Section, intro_pos: int, api_model
     scoped_actions = _scoped_actions(facts, section)
     rules: list[ScopingRule] = []
     context: dict[int, tuple[list[str], ApiMatch | None]] = {}
-    for item in items:
+    for n, item in enumerate(items):
         head = item[0]
         text = " ".join(b.text for b in item)
         parent_actions, parent_api = context.get(head.depth - 1, ([], None))
@@ -248,16 +250,15 @@ def _scoping_rules(facts: PageFacts, section: Section, intro_pos: int, api_model
         actions = _actions_in(head) or _service_actions(head.text, scoped_actions) or parent_actions
         fields = _fields(text, request_api, api_model)
         context[head.depth] = (actions, request_api)
-        named: list[str | None] = list(fields) or ([None] if actions and not _has_children(items, item) else [])
+        named: list[str | None] = list(fields) or ([None] if actions and not _has_children(items, n) else [])
         for f in named:
             rules.append(ScopingRule(section, actions, f, request_api.name if request_api else None,
                                      request_api.spelling if request_api else None, text, head.line))
     return rules
 
 
-def _has_children(items: list[list[Block]], item: list[Block]) -> bool:
-    i = items.index(item)
-    return i + 1 < len(items) and items[i + 1][0].depth > item[0].depth
+def _has_children(items: list[list[Block]], i: int) -> bool:
+    return i + 1 < len(items) and items[i + 1][0].depth > items[i][0].depth
 
 
 def _is_field_prefix(match: ApiMatch, text: str) -> bool:
@@ -304,6 +305,11 @@ def _json_findings(facts: PageFacts, snippet: Snippet) -> None:
         facts.findings.append(Finding(
             "invalid_json", block.text.strip().splitlines()[0][:200] if block.text.strip() else "",
             f"snippet {snippet.index} is not valid JSON ({parsed.error}) and no safe repair exists",
+            snippet.section, _snippet_line(block, parsed.error_line)))
+    elif parsed.status in ("too_deep", "too_large"):  # kb/limits.py: the snippet is not parsed at all
+        facts.findings.append(Finding(
+            f"snippet_{parsed.status}", block.text.strip()[:200].splitlines()[0] if block.text.strip() else "",
+            f"snippet {snippet.index} is {parsed.error}: not read as a policy",
             snippet.section, _snippet_line(block, parsed.error_line)))
     elif parsed.status == "repaired":
         facts.findings.append(Finding(

@@ -78,12 +78,15 @@ def fetch(
     backoff: float = 0.5,
     max_retry_after: float = 60.0,
     user_agent: str = USER_AGENT,
+    deadline: float | None = None,
 ) -> FetchResult:
     """GET one page. `allowed_hosts=None` means the default (docs.aws.amazon.com), never "any host".
 
     `retries` is the number of extra attempts after the first, for 429, 5xx, timeouts and dropped
     connections; the wait doubles from `backoff` seconds, and a server's Retry-After is honoured up to
-    `max_retry_after` seconds. Raises FetchError.
+    `max_retry_after` seconds. `timeout` bounds each read; `deadline` (a time.monotonic() value)
+    bounds the whole fetch — attempts, waits and a body dripping in byte by byte: a Retry-After
+    past it gives up at once. Raises FetchError.
     """
     if allowed_hosts is None:
         allowed_hosts = DEFAULT_ALLOWED_HOSTS
@@ -101,8 +104,9 @@ def fetch(
                       headers=headers) as client:
         attempt = 0
         while True:
+            left = _left(url, deadline)
             try:
-                return _attempt(client, url, hosts, allow_loopback, max_bytes, timeout)
+                return _attempt(client, url, hosts, allow_loopback, max_bytes, min(timeout, left), deadline)
             except _Retryable as exc:
                 if attempt >= retries:
                     tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
@@ -110,12 +114,25 @@ def fetch(
                 delay = backoff * 2**attempt
                 if exc.retry_after is not None:
                     delay = min(max(exc.retry_after, 0.0), max_retry_after)
+                if deadline is not None and time.monotonic() + delay >= deadline:
+                    raise FetchError(url, f"{exc.reason}; waiting {delay:g}s to retry would pass the fetch's "
+                                          f"deadline (gave up after {attempt + 1} attempts)") from None
                 _sleep(delay)
                 attempt += 1
 
 
 def _sleep(seconds: float) -> None:  # a seam for tests that record the waits
     time.sleep(seconds)
+
+
+def _left(url: str, deadline: float | None) -> float:
+    """Seconds to the deadline (inf without one); FetchError once it has passed."""
+    if deadline is None:
+        return float("inf")
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FetchError(url, "deadline passed: the fetch took longer than it may")
+    return left
 
 
 def candidate_urls(url: str) -> list[str]:
@@ -128,7 +145,7 @@ def candidate_urls(url: str) -> list[str]:
 
 
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_SEE_ALSO = re.compile(r"^##\s+see also\s*#*\s*$", re.IGNORECASE)
+_SEE_ALSO = re.compile(r"^##\s++see also\s*+#*+\s*+$", re.IGNORECASE)
 _TOP_HEADING = re.compile(r"^#{1,2}\s")
 
 
@@ -152,11 +169,12 @@ def strip_see_also(md_text: str) -> str:
 
 
 def _attempt(client: httpx.Client, url: str, hosts: set[str], allow_loopback: bool, max_bytes: int,
-             timeout: float) -> FetchResult:
+             timeout: float, deadline: float | None = None) -> FetchResult:
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            with client.stream("GET", current) as resp:
+            read_timeout = min(timeout, _left(url, deadline))
+            with client.stream("GET", current, timeout=read_timeout) as resp:
                 if resp.status_code in _REDIRECTS:
                     location = resp.headers.get("Location")
                     if not location:
@@ -165,7 +183,7 @@ def _attempt(client: httpx.Client, url: str, hosts: set[str], allow_loopback: bo
                     _check_url(url, nxt, hosts, allow_loopback, redirect=True)
                     current = nxt
                     continue
-                return _response(url, current, resp, max_bytes)
+                return _response(url, current, resp, max_bytes, deadline)
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out after {timeout:g}s ({type(exc).__name__})") from None
         except httpx.RemoteProtocolError as exc:
@@ -179,7 +197,8 @@ def _attempt(client: httpx.Client, url: str, hosts: set[str], allow_loopback: bo
     raise FetchError(url, f"too many redirects (more than {MAX_REDIRECTS})")
 
 
-def _response(url: str, final_url: str, resp: httpx.Response, max_bytes: int) -> FetchResult:
+def _response(url: str, final_url: str, resp: httpx.Response, max_bytes: int,
+              deadline: float | None = None) -> FetchResult:
     status = resp.status_code
     etag, last_mod = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
     content_type = resp.headers.get("Content-Type")
@@ -191,7 +210,7 @@ def _response(url: str, final_url: str, resp: httpx.Response, max_bytes: int) ->
         raise FetchError(url, f"HTTP {status} {resp.reason_phrase}".strip())
     if content_type and not _TEXT_TYPES.match(content_type.strip()):
         raise FetchError(url, f"not a text page (Content-Type {content_type})")
-    body = _read_body(url, resp, max_bytes)
+    body = _read_body(url, resp, max_bytes, deadline)
     text = _decode(url, body, resp)
     if final_url.split("?")[0].endswith(".md") or "markdown" in (content_type or "").lower():
         text = strip_see_also(text)
@@ -199,7 +218,7 @@ def _response(url: str, final_url: str, resp: httpx.Response, max_bytes: int) ->
     return FetchResult(url, final_url, "ok", text, content_type, etag, last_mod, digest)
 
 
-def _read_body(url: str, resp: httpx.Response, max_bytes: int) -> bytes:
+def _read_body(url: str, resp: httpx.Response, max_bytes: int, deadline: float | None = None) -> bytes:
     declared = resp.headers.get("Content-Length")
     length = int(declared) if declared and declared.isdigit() else None
     if length is not None and length > max_bytes:
@@ -210,6 +229,8 @@ def _read_body(url: str, resp: httpx.Response, max_bytes: int) -> bytes:
             size += len(chunk)
             if size > max_bytes:  # also caps what a compressed body expands to
                 raise FetchError(url, f"body too large: more than the {max_bytes}-byte limit, download stopped")
+            if deadline is not None and time.monotonic() > deadline:  # a body dripping in: each read in time
+                raise FetchError(url, f"body too slow: {size} bytes when the fetch's deadline passed, download stopped")
             chunks.append(chunk)
     except httpx.RemoteProtocolError as exc:
         # h11 notices a body shorter than its Content-Length when the peer closes the connection.

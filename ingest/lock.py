@@ -19,7 +19,10 @@ def now_iso() -> str:
 @contextlib.contextmanager
 def writer_lock(db_path: Path) -> Iterator[None]:
     """One writer at a time per KB (build, refresh, history import): two would each carry the
-    change log over and one would lose the other's rows."""
+    change log over and one would lose the other's rows. The writer that takes the lock first
+    removes what killed writers left (ingest/cleanup.py)."""
+    from .cleanup import remove_stale_temporaries
+
     lock_path = Path(str(db_path) + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a") as f:
@@ -28,6 +31,7 @@ def writer_lock(db_path: Path) -> Iterator[None]:
         except BlockingIOError:
             raise SourceError(f"another `ingest` command is writing {db_path}; try again when it ends") from None
         try:
+            remove_stale_temporaries(Path(db_path))
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)

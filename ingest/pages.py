@@ -94,6 +94,7 @@ def compute(source: Source, text: str, api_model: ApiModel, actions: ActionCatal
     t2 = time.perf_counter()
     facts.findings += validate.request_field_findings(facts, api_model)
     facts.findings += validate.action_findings(facts, actions)
+    facts.findings += validate.section_findings(facts)
     timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, time.perf_counter() - t2
     return facts, timing
 

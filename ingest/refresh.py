@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,16 +29,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kb.query import has_table
 
-from . import changelog, source_list, store, versions
+from . import source_list, store, versions
 from .build import build
 from .fetch import DEFAULT_ALLOWED_HOSTS, FetchError, candidate_urls, fetch
 from .lock import now_iso, writer_lock
 from .model import ReaderError
+from .refresh_gate import gate
 from .revisions import fingerprint
 from .sources import Source, SourceError, guess_format, load_sources, read_file, read_page
 
-# The gate: a refreshed page keeping less than this share of its API sections or facts is rejected.
-KEEP_AT_LEAST = 0.5
 # The site has no .md form of a page (or refuses it): try the .html form. Any other failure of the
 # .md form (5xx after retries, a timeout, a truncated body) fails the page: the next run retries it,
 # and the snapshot does not flap between forms.
@@ -47,10 +47,16 @@ _EXTENSIONS = {"md": ".md", "html": ".html", "text": ".txt"}
 
 @dataclass
 class FetchPolicy:
-    timeout: float = 15.0
+    timeout: float = 15.0  # each read
     retries: int = 3
     backoff: float = 0.5
     max_bytes: int = 5_000_000
+    page_deadline: float = 120.0  # one page, every form and attempt and wait included
+    run_deadline: float = 900.0  # every page of the run
+    run_end: float | None = field(default=None, repr=False)  # time.monotonic() the run must end by
+
+    def page_end(self) -> float:
+        return min(time.monotonic() + self.page_deadline, self.run_end or float("inf"))
 
 
 @dataclass
@@ -184,13 +190,14 @@ def _fetch_some_form(t: PageRefresh, conditional: dict | None, policy: FetchPoli
     failed. Redirects stay on the host fetched: docs.aws.amazon.com, or the host named by hand."""
     hosts = (urlsplit(t.fetch_url).hostname or "",) if t.explicit else DEFAULT_ALLOWED_HOSTS
     candidates, tried = candidate_urls(t.fetch_url), []
+    deadline = policy.page_end()
     for n, url in enumerate(candidates):
         # Validators belong to the URL they came from: a .html ETag says nothing about the .md form.
         cond = conditional if conditional and conditional["fetched_url"] == url else {}
         try:
             res = fetch(url, etag=cond.get("etag"), last_modified=cond.get("last_modified"), allowed_hosts=hosts,
                         timeout=policy.timeout, retries=policy.retries, backoff=policy.backoff,
-                        max_bytes=policy.max_bytes)
+                        max_bytes=policy.max_bytes, deadline=deadline)
         except FetchError as exc:
             tried.append(f"{url}: {exc.reason}")
             if n + 1 < len(candidates) and _NO_SUCH_FORM.match(exc.reason):
@@ -235,38 +242,6 @@ def _old_page(old: sqlite3.Connection | None, key: str, lang: str):
                        [key, lang]).fetchone()
 
 
-# --- the gate -------------------------------------------------------------------------------------
-
-
-def gate(old: sqlite3.Connection | None, new: sqlite3.Connection, targets: list[PageRefresh], force: bool) -> dict:
-    """Reasons to reject accepted pages: no API section at all (never stored, even with --force),
-    or, unless forced, less than half of the API sections or facts the KB had for the page."""
-    reasons = {}
-    for t in targets:
-        if not t.accepted:
-            continue
-        page_id = new.execute("select id from page where is_current and page_key = ? and lang = ?",
-                              [t.key, t.lang]).fetchone()[0]
-        sections = _api_sections(new, page_id)
-        if sections == 0:
-            reasons[(t.key, t.lang)] = "rejected: the page yields no API permission section"
-            continue
-        before = _old_page(old, t.key, t.lang)
-        if force or before is None or old is None:
-            continue
-        old_sections = _api_sections(old, before[0])
-        old_size, new_size = changelog.page_facts(old, before[0]).size, changelog.page_facts(new, page_id).size
-        if sections < KEEP_AT_LEAST * old_sections or new_size < KEEP_AT_LEAST * old_size:
-            reasons[(t.key, t.lang)] = (
-                f"rejected: the page lost most of its facts ({sections} of {old_sections} API sections, "
-                f"{new_size} of {old_size} facts left); --force accepts it")
-    return reasons
-
-
-def _api_sections(conn, page_id: int) -> int:
-    return conn.execute("select count(*) from section where page_id = ? and is_api_section", [page_id]).fetchone()[0]
-
-
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -292,9 +267,12 @@ class RefreshReport:
 
 
 def refresh(db_path: Path, sources_file: Path, *, explicit: Sequence[tuple[str, str]] = (), base_url: str | None = None,
-            force: bool = False, policy: FetchPolicy | None = None, progress=None) -> RefreshReport:
-    """Refresh the KB at `db_path` from the live pages (see the module docstring)."""
+            force: bool = False, policy: FetchPolicy | None = None, progress=None, register: bool = True) -> RefreshReport:
+    """Refresh the KB at `db_path` from the live pages (see the module docstring). Without
+    `register` (a KB elsewhere than the source list's) accepted text goes into the KB only: the
+    snapshots and the source list are left as they are."""
     policy = policy or FetchPolicy()
+    policy.run_end = time.monotonic() + policy.run_deadline
     say = progress or (lambda msg: None)
     db_path, sources_file = Path(db_path), Path(sources_file)
     report = RefreshReport(str(db_path), now_iso())
@@ -303,13 +281,20 @@ def refresh(db_path: Path, sources_file: Path, *, explicit: Sequence[tuple[str, 
         old = versions.open_kb_readonly(db_path)
         try:
             for t in report.pages:
-                _fetch_one(t, old, policy, say)
-            rejected = _install(db_path, sources, report, old, force, say)
+                try:
+                    _fetch_one(t, old, policy, say)
+                except Exception as exc:  # a page that breaks anything fails alone; the run goes on
+                    t.fail(f"{type(exc).__name__}: {exc}")
+            try:
+                rejected = _install(db_path, sources, report, old, force, say)
+            except Exception as exc:  # whatever failed, the run is logged as failed
+                _log_failed_run(db_path, report, exc, say)
+                raise
         finally:
             if old is not None:
                 old.close()
         for t in report.pages:
-            if t.accepted:
+            if t.accepted and register:
                 try:
                     _save_snapshot(sources_file, t)
                 except (OSError, SourceError) as exc:  # the KB is ahead of data/ now: say so loudly
@@ -416,6 +401,20 @@ def _log_run(conn: sqlite3.Connection, previous: Path, report: RefreshReport, *,
             t.changes = recorded.get((t.key, t.lang), [])
             conn.execute("update refresh_page set changes = ? where id = ?", [len(t.changes), page_rows[(t.key, t.lang)]])
     conn.commit()
+
+
+def _log_failed_run(db_path: Path, report: RefreshReport, exc: Exception, say) -> None:
+    """No KB could be installed: log the run (failed, with why) in a copy of the KB as it was."""
+    why = f"{type(exc).__name__}: {exc}"
+    for t in report.pages:
+        if t.accepted:
+            t.fail(f"run failed before the KB was replaced: {why}")
+            t.new_sha256 = t.old_sha256
+    report.problems.append(f"run failed: {why}")
+    try:
+        _log_only(db_path, report)
+    except Exception as log_exc:  # no KB to log in (never built), or a disk that refuses: say so
+        say(f"the failed run could not be logged in {db_path}: {log_exc}")
 
 
 def _log_only(db_path: Path, report: RefreshReport) -> None:

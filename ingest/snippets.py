@@ -12,6 +12,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from kb.limits import LimitError, check_json_text
+
+# A snippet past these is not a policy (real ones: < 3 KB, 5 deep): a finding, never parsed.
+MAX_SNIPPET_BYTES = 256 * 1024
+MAX_SNIPPET_DEPTH = 64
 PLACEHOLDER = re.compile(r"\{\{([^{}\s\"]+)\}\}")
 ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
 # An action printed in running text (no code span): `sagemaker:CreateLabelingJob iam:PassRole`.
@@ -51,7 +56,7 @@ class Statement:
 
 @dataclass
 class Parsed:
-    status: str  # "ok", "repaired", "invalid", "not_json"
+    status: str  # "ok", "repaired", "invalid", "not_json", "too_deep", "too_large"
     value: object = None
     repairs: list[str] = field(default_factory=list)
     error: str | None = None
@@ -69,6 +74,10 @@ def parse(raw: str) -> Parsed:
         return Parsed("not_json", placeholders=placeholders)
     if text.startswith('"'):
         text = f"[{text}]"  # a bare list of quoted actions
+    try:
+        check_json_text(text, max_depth=MAX_SNIPPET_DEPTH, max_bytes=MAX_SNIPPET_BYTES)
+    except LimitError as exc:  # before json.loads, which recurses
+        return Parsed(exc.kind, None, [], str(exc), exc.line, placeholders)
     try:
         return Parsed("ok", json.loads(text), placeholders=placeholders)
     except json.JSONDecodeError as first:

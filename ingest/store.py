@@ -354,7 +354,8 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
     """Run `build(tmp_path)`, check the result, and only then move it over `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    # The writer's process number in the name: the next writer knows a killed one's leftovers (ingest/cleanup.py).
+    fd, tmp = tempfile.mkstemp(prefix=f"{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()

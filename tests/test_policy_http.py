@@ -146,6 +146,8 @@ def browser():
 
 
 def test_panel_writes_and_audits_a_policy(browser, kb_db, kb_server, conn):
+    from playwright.sync_api import expect  # waits without eval: the page's CSP forbids it
+
     server = kb_server(kb_db)
     context = browser.new_context()
     outside = []
@@ -161,24 +163,23 @@ def test_panel_writes_and_audits_a_policy(browser, kb_db, kb_server, conn):
         == ["CreateModel"]
     assert page.is_checked("#policy-panel input[name=condition][value=vpc]")
     page.click("#policy-panel button[name=compose]")
-    page.wait_for_function("(document.querySelector('#policy-panel .pp-output') || {}).textContent?.includes('Statement')")
+    expect(page.locator("#policy-panel .pp-output")).to_contain_text("Statement")
     shown = json.loads(page.inner_text("#policy-panel .pp-output"))
     assert shown == P.compose(conn, ["CreateModel"], ["vpc"])["policy"]
     # with a request: POST /-/policy, the request's ARNs
     page.fill("#policy-panel textarea[name=request]", (FIXTURES / "requests" / "create-model-pipeline.json").read_text())
     page.click("#policy-panel button[name=compose]")
-    page.wait_for_function("(document.querySelector('#policy-panel .pp-output') || {}).textContent"
-                           "?.includes('sagemaker-scikit-learn')")
+    expect(page.locator("#policy-panel .pp-output")).to_contain_text("sagemaker-scikit-learn")
     # an audit of a role that misses the sklearn image (4) and, vpc still ticked, the VPC actions (the
     # roles page's 9 and host-vpc.md's ec2:DescribeVpcEndpoints)
     page.fill("#policy-panel textarea[name=policy]", (FIXTURES / "policies" / "get-role-policy-output.json").read_text())
     page.click("#policy-panel button[name=audit]")
-    page.wait_for_function("document.querySelector('#policy-panel .pp-status').textContent.includes('missing')")
+    expect(page.locator("#policy-panel .pp-status")).to_contain_text("missing")
     assert page.inner_text("#policy-panel .pp-status") == \
         "14 missing, 0 granted in excess, 0 broader than needed, 0 unknown actions."
     # a bad request: the server's one-line error, shown as text
     page.fill("#policy-panel textarea[name=request]", '{"VpcConfg": {}}')
     page.click("#policy-panel button[name=compose]")
-    page.wait_for_function("document.querySelector('#policy-panel .pp-status').textContent.includes('VpcConfg')")
+    expect(page.locator("#policy-panel .pp-status")).to_contain_text("VpcConfg")
     context.close()
     assert outside == []

@@ -14,6 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kb.linear import Pattern, PatternError, compile_linear
+
 HERE = Path(__file__).resolve().parent
 _LANG_FILE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\.toml$")
 PHRASE_GROUPS = ("api_section_heading", "scoped_variant", "key_policy", "scoping_intro", "condition_lead",
@@ -27,18 +29,31 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _compile(patterns: list[str]) -> list[re.Pattern]:
-    return [re.compile(squash(p), re.IGNORECASE) for p in patterns]
+class LexiconError(ValueError):
+    """A lexicon file that cannot be used (a pattern that is not a linear-time regular expression)."""
+
+
+def _compile(patterns: list[str], where: str) -> list[Pattern]:
+    # RE2 (kb/linear.py): a phrase is data anyone may edit, and must never make a page take
+    # exponential (or quadratic) time, whatever quantifiers it nests.
+    if not isinstance(patterns, list):
+        raise LexiconError(f"{where}: expected a list of patterns, got {patterns!r}")
+    try:
+        return [compile_linear(squash(p) if isinstance(p, str) else p, ignore_case=True, capture=False,
+                               where=where)
+                for p in patterns]
+    except PatternError as exc:
+        raise LexiconError(str(exc)) from None
 
 
 @dataclass(frozen=True)
 class ConditionPhrase:
     key: str
     label: str
-    patterns: tuple[re.Pattern, ...]
+    patterns: tuple[Pattern, ...]
     request_fields: tuple[str, ...] = ()  # request members that show the condition (English lexicon)
     set_by_option: str | None = None  # the `kb policy` option standing for it when no member shows it
-    heading_patterns: tuple[re.Pattern, ...] = ()  # a title or heading that states it for what is under it
+    heading_patterns: tuple[Pattern, ...] = ()  # a title or heading that states it for what is under it
 
 
 class Lexicon:
@@ -51,11 +66,13 @@ class Lexicon:
         self.note_labels: dict[str, str] = data["note_labels"]
         self.disclaimer_markers: list[str] = data["disclaimer_markers"]
         self.passrole_action: str = data["passrole_action"]
-        self._groups = {name: _compile(data.get(name, [])) for name in PHRASE_GROUPS}
+        self._groups = {name: _compile(data.get(name, []), f"{path}: {name}") for name in PHRASE_GROUPS}
         self.conditions = [
-            ConditionPhrase(key, spec["label"], tuple(_compile(spec.get("patterns", []))),
+            ConditionPhrase(key, spec["label"], tuple(_compile(spec.get("patterns", []),
+                                                               f"{path}: [conditions.{key}] patterns")),
                             tuple(spec.get("request_fields", ())), spec.get("set_by_option"),
-                            tuple(_compile(spec.get("heading_patterns", []))))
+                            tuple(_compile(spec.get("heading_patterns", []),
+                                           f"{path}: [conditions.{key}] heading_patterns")))
             for key, spec in data.get("conditions", {}).items()
         ]
 

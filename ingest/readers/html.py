@@ -35,6 +35,12 @@ _BUILD_ID = re.compile(r"\bw\d+(?:[a-z]+\d+)+\b")  # generated table/element ids
 _ASSET_QUERY = re.compile(r"([?&](?:v|ver|version|rev|build|cb|t)=)[^&#\s]*", re.IGNORECASE)
 _ASSET_PATH_VERSION = re.compile(r"(?<=[/._-])v?\d+(?:\.\d+){1,3}(?=[/._-])")
 _ASSET_URL = re.compile(r"\.(?:js|css|png|svg|jpe?g|gif|ico|woff2?|ttf)(?:[?#]|$)", re.IGNORECASE)
+# Docs pages nest their content area about 15 elements deep; a page nested deeper than this is
+# refused at once (the walk is recursive, and each level would cost a scan of what it holds).
+MAX_DEPTH = 100
+# html.parser and bs4 spend ~25 µs on each tag: a page of more tags than this (docs pages have a few
+# thousand) is refused before it is parsed, so no page costs more than a few seconds.
+MAX_TAGS = 100_000
 
 
 def read_html(
@@ -53,9 +59,13 @@ def read_html(
     h1 = _title_heading(body)
     if h1 is None:
         raise ReaderError(f"{name}: #main-col-body has no <h1> page title")
+    depth = _depth(body)
+    if depth > MAX_DEPTH:
+        raise ReaderError(f"{name}: elements nested {depth} deep in #main-col-body (at most {MAX_DEPTH}): "
+                          f"not a documentation page")
     _strip_chrome(body)
     disclaimer = _take_disclaimer(body, h1, [m for m in disclaimer_markers or [] if m])
-    walker = _Walker(h1, note_labels or {})
+    walker = _Walker(h1, note_labels or {}, _holding_blocks(body))
     try:
         walker.container(body)
     except RecursionError:  # bs4 trees are walked recursively; absurd nesting is not a docs page
@@ -89,6 +99,8 @@ def page_fingerprint(text: str) -> str:
 def _parse(text: str, name: str) -> BeautifulSoup:
     if not isinstance(text, str) or not text.strip():
         raise ReaderError(f"{name}: empty document")
+    if text.count("<") > MAX_TAGS:
+        raise ReaderError(f"{name}: more than {MAX_TAGS} tags, not a documentation page")
     try:
         # html.parser keeps the tree as written (the nested <head>/<body> stay where they are) and
         # records each tag's source line, which lxml's tree builder in bs4 does not.
@@ -203,7 +215,37 @@ def _normalize_attr(value):
 # --- the walk -------------------------------------------------------------------------------------
 
 
-def _is_inline(node) -> bool:
+def _depth(top: Tag) -> int:
+    """How deep elements nest under top, without recursion."""
+    deepest, stack = 0, [(top, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tag))
+    return deepest
+
+
+def _holding_blocks(top: Tag) -> set[int]:
+    """ids of the elements under top that hold a block element somewhere inside: one pass, children
+    before parents (reversed document order), instead of a search below every inline element."""
+    holding: set[int] = set()
+    for node in reversed(list(top.descendants)):
+        if isinstance(node, Tag) and any(isinstance(c, Tag) and (_is_block(c) or id(c) in holding)
+                                         for c in node.children):
+            holding.add(id(node))
+    return holding
+
+
+def _refresh_holding(holding: set[int], parents: list[Tag]) -> None:
+    """After an element was taken out: whether each of its former parents still holds a block."""
+    for p in parents:
+        if any(isinstance(c, Tag) and (_is_block(c) or id(c) in holding) for c in p.children):
+            holding.add(id(p))
+        else:
+            holding.discard(id(p))
+
+
+def _is_inline(node, holding: set[int]) -> bool:
     if isinstance(node, NavigableString):
         return type(node) is NavigableString  # Doctype, Declaration, CData … print nothing here
     name = node.name
@@ -211,7 +253,7 @@ def _is_inline(node) -> bool:
         return False
     # An inline tag wrapping blocks (<a><div>…</div></a>, or markup the parser nested oddly) is read
     # as a container, so a heading or list inside it is not flattened into prose.
-    return node.find(_is_block) is None
+    return id(node) not in holding
 
 
 def _is_component(name: str) -> bool:
@@ -271,8 +313,9 @@ def _in_code(piece, top: Tag) -> bool:
 class _Walker:
     """One recursive pass over the content area in document order, tracking list nesting."""
 
-    def __init__(self, h1: Tag, note_labels: dict[str, str]):
+    def __init__(self, h1: Tag, note_labels: dict[str, str], holding: set[int]):
         self.h1 = h1
+        self.holding = holding  # _holding_blocks(): elements with a block inside
         self.label_of_kind = {kind: label for label, kind in note_labels.items()}
         self.sections: list[Section] = []
         self.lists: list[bool] = []  # ordered flag per open list
@@ -319,7 +362,7 @@ class _Walker:
         """Children in order; consecutive inline nodes (bare text, <a>, <code>) form one paragraph."""
         run: list = []
         for child in list(tag.children):
-            if _is_inline(child):
+            if _is_inline(child, self.holding):
                 run.append(child)
                 continue
             self.flush(run, tag)
@@ -390,8 +433,8 @@ class _Walker:
     def table(self, table: Tag) -> None:
         """Each row becomes one paragraph, cells joined by " | " (as the Markdown reader does)."""
         for tr in table.find_all("tr"):
-            if tr.find_parent("table") is not table:
-                continue  # a nested table prints as part of its cell's text
+            if next((p for p in tr.parents if p.name in ("table", "td", "th")), None) is not table:
+                continue  # a row inside a cell (a nested table, stray markup) prints as part of its cell's text
             tags = [c for c in tr.children if isinstance(c, Tag) and c.name in ("td", "th")]
             cells = [_cell(c) for c in tags]
             text = " | ".join(c.text for c in cells)
@@ -409,7 +452,7 @@ class _Walker:
         label = label or self.label_of_kind.get(kind) or kind.capitalize()
         for el in (title, h6):
             if el is not None:
-                el.extract()
+                self.take_out(el, box)
         self.pending_note = (label, len(self.items))
         self.container(box.find(class_="awsdocs-note-text") or box)
         self.pending_note = None  # a note without text leaves nothing behind
@@ -418,5 +461,11 @@ class _Walker:
         h6 = box.find("h6")
         if h6 is not None:
             self.emit(Block(PROCEDURE, _collapse(h6.get_text()), _line(h6)))
-            h6.extract()
+            self.take_out(h6, box)
         self.container(box)
+
+    def take_out(self, el: Tag, box: Tag) -> None:
+        """Extract el (a note's or procedure's title) and update what its parents inside box hold."""
+        parents = [*_ancestors(el, box), box]
+        el.extract()
+        _refresh_holding(self.holding, parents)

@@ -18,6 +18,7 @@ import re
 from pathlib import PurePath
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import image, link
 from markdown_it.token import Token
 
 from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cell, Link, Page, ReaderError, Section
@@ -25,9 +26,59 @@ from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cel
 DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "Warning": "warning"}
 
 _MD = MarkdownIt("commonmark").enable("table")
+# markdown-it looks for a link's `]` from every `[` to the end of the paragraph: quadratic on a run
+# of `[`; and each emphasis, code, escape or tag marker costs it microseconds. Bounds keep a paragraph
+# linear and fast: a link (text and target) ends within MAX_LINK characters (the longest on the docs
+# pages is 362); a paragraph with more than one `[` per 64 characters (8 at least; the PassRole list
+# has one per 75), or more markup characters than one in 16 (64 at least), is read as plain text —
+# its markup characters stand in the private-use area while markdown-it reads it, and are put back.
+MAX_LINK = 512
+_MARKUP = "*_`\\<>&!"
+_AS_TEXT = {ord(c): 0xE000 + ord(c) for c in "[]" + _MARKUP}
+_BACK = {v: k for k, v in _AS_TEXT.items()}
 
-# <a name="id"> (or id="id") is how both dialects print a section anchor.
-_ANCHOR = re.compile(r"""<a\s+(?:[^>]*?\s)?(?:name|id)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+def _hostile(content: str) -> bool:
+    if content.count("[") > max(8, len(content) // 64):
+        return True
+    return sum(content.count(c) for c in _MARKUP) > max(64, len(content) // 16)
+
+
+def _brackets_as_text(state) -> None:
+    for token in state.tokens:
+        if token.type == "inline" and _hostile(token.content):
+            token.meta = {**(token.meta or {}), "printed": token.content}
+            token.content = token.content.translate(_AS_TEXT)
+
+
+def _printed_content(state) -> None:
+    for token in state.tokens:
+        if token.type == "inline" and token.meta and "printed" in token.meta:
+            token.content = token.meta.pop("printed")
+            for child in token.children or []:
+                child.content = child.content.translate(_BACK)
+
+
+def _bounded(rule):
+    def bounded(state, silent: bool) -> bool:
+        end = state.posMax
+        state.posMax = min(end, state.pos + MAX_LINK)
+        try:
+            return rule(state, silent)
+        finally:
+            state.posMax = end
+    return bounded
+
+
+_MD.inline.ruler.at("link", _bounded(link))
+_MD.inline.ruler.at("image", _bounded(image))
+_MD.core.ruler.before("inline", "brackets_as_text", _brackets_as_text)
+_MD.core.ruler.after("inline", "printed_content", _printed_content)
+
+# <a name="id"> (or id="id") is how both dialects print a section anchor: an <a> tag, then its
+# attribute. Two steps, each linear on any text (a tag's body is scanned once, to its `>`).
+_A_TAG = re.compile(r"<a\s[^>]*+", re.IGNORECASE)
+_ANCHOR_ATTR = re.compile(r"""(?<!\S)(?:name|id)\s*+=\s*+["']([^"']+)["']""", re.IGNORECASE)
 # Raw HTML is not unescaped by markdown-it, so an escaped anchor (`sagemaker\-roles`) is cleaned here.
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 # `#### [ JSON ]` is the label of a code tab, not a section.
@@ -126,6 +177,26 @@ def _collapse(s: str) -> str:
     return " ".join(s.split())
 
 
+def _anchor(html: str, at_start: bool = False) -> str | None:
+    """The name (or id) of the first <a> tag that has one; with at_start, of a tag opening html."""
+    for tag in _A_TAG.finditer(html):
+        if at_start and tag.start() != 0:
+            return None
+        m = _ANCHOR_ATTR.search(tag.group(0), 2)
+        if m:
+            return m.group(1)
+        if at_start:
+            return None
+    return None
+
+
+def _strip_tags(html: str) -> str:
+    """Tags as spaces. A `<` with no `>` after it starts no tag: only the text up to the last `>`
+    is searched, so a run of `<` costs one scan, not one per `<`."""
+    end = html.rfind(">") + 1
+    return re.sub(r"<[^>]*>", " ", html[:end]) + html[end:]
+
+
 def _significant(children: list[Token]) -> list[Token]:
     """Children without the empty/whitespace text tokens markdown-it leaves around emphasis."""
     return [t for t in children if not (t.type == "text" and not t.content.strip())]
@@ -212,9 +283,9 @@ class _Walker:
         text, _, _ = _inline(inline.children or [])
         # Only real inline HTML counts: an `<a name>` inside a code span is text, not an anchor.
         html = "".join(c.content for c in inline.children or [] if c.type == "html_inline")
-        m = _ANCHOR.search(html)
+        anchor = _anchor(html)
         self.sections.append(Section(heading=text, level=int(open_.tag[1]), line=_line(open_, 1),
-                                     anchor=_ESCAPED.sub(r"\1", m.group(1)) if m else None))
+                                     anchor=_ESCAPED.sub(r"\1", anchor) if anchor else None))
         self.heading_end = open_.map[1] if open_.map else None
         return i + 3
 
@@ -223,9 +294,9 @@ class _Walker:
         sec = self.sections[-1] if self.sections else None
         if sec is None or sec.anchor is not None or not tok.map or tok.map[0] != self.heading_end:
             return
-        m = _ANCHOR.match(html.lstrip())
-        if m:
-            sec.anchor = _ESCAPED.sub(r"\1", m.group(1))
+        anchor = _anchor(html.lstrip(), at_start=True)
+        if anchor:
+            sec.anchor = _ESCAPED.sub(r"\1", anchor)
 
     def paragraph(self, i: int) -> int:
         open_, inline = self.toks[i], self.toks[i + 1]
@@ -281,7 +352,7 @@ class _Walker:
 
     def html_block(self, t: Token) -> None:
         self.take_next_line_anchor(t, t.content)
-        text = _collapse(re.sub(r"<[^>]*>", " ", t.content))
+        text = _collapse(_strip_tags(t.content))
         self.emit(Block(PARAGRAPH, text, _line(t, 1)))
 
     def table_row(self, i: int) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 import sqlite3
 from functools import cached_property
 from typing import Any
+
+from ..linear import Pattern, PatternError, compile_linear
+from ..query import KBError
 
 
 class Catalogue:
@@ -24,13 +26,14 @@ class Catalogue:
     def rules(self) -> dict[str, Any]:
         return {r[0]: json.loads(r[1]) for r in self.conn.execute("select name, value_json from iam_rule")}
 
-    def rule_pattern(self, name: str) -> re.Pattern:
-        return re.compile(self.rules[name])
+    def rule_pattern(self, name: str) -> Pattern:
+        return _linear(self.rules[name], f"iam_rule {name}")
 
     @cached_property
     def value_rules(self) -> list[dict]:
         """Request values that name a resource by themselves, each with its compiled pattern."""
-        return [{**v, "regex": re.compile(v["pattern"])} for v in self.rules.get("value", [])]
+        return [{**v, "regex": _linear(v["pattern"], f"iam_rule value {v.get('name')}")}
+                for v in self.rules.get("value", [])]
 
     def lookup(self, action: str) -> str | None:
         """The canonical `service:Name` of a known action (any case), or None."""
@@ -78,3 +81,11 @@ class Catalogue:
             names = [r[0] for r in self.conn.execute(sql, args)]
             self._expanded[key] = sorted(n for n in names if fnmatch.fnmatchcase(n.lower(), key))
         return self._expanded[key]
+
+
+def _linear(pattern: str, where: str) -> Pattern:
+    """iam.toml's patterns are data: RE2, linear time on any request value (kb/linear.py)."""
+    try:
+        return compile_linear(pattern, where=where)
+    except PatternError as exc:
+        raise KBError(f"the KB's {exc}; fix ingest/facts/iam.toml and rebuild") from None

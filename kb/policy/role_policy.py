@@ -4,22 +4,39 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePath
 
 from ..query import KBError
 from .documents import parse_document
 
 
+def _wildcards(pattern: str, one: str) -> str:
+    """A policy's wildcards as a regex that never backtracks into them: `.*a.*a.*b` would take
+    exponential time against a long name; each `*…` segment is found at its earliest place in an
+    atomic group instead (fnmatch's construction), which is linear in the name per segment."""
+    conv = lambda s: "".join(one if c == "?" else re.escape(c) for c in s)
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return conv(pattern)
+    head, *middle, tail = parts
+    return conv(head) + "".join(f"(?>.*?{conv(m)})" for m in middle if m) + ".*" + conv(tail)
+
+
+@lru_cache(maxsize=4096)
 def glob(pattern: str, ignore_case: bool) -> re.Pattern:
-    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(rx, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+    return re.compile(_wildcards(pattern, "."), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+@lru_cache(maxsize=4096)
+def _covering(pattern: str) -> re.Pattern:
+    return re.compile(_wildcards(pattern, "[^*]"), re.DOTALL)
 
 
 def glob_covers(pattern: str, target: str) -> bool:
     """Whether IAM pattern `pattern` matches every string the (possibly wildcard) `target`
     matches: a '*' of the pattern absorbs the target's wildcards, a '?' does not."""
-    rx = "".join(".*" if c == "*" else "[^*]" if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(rx, target, re.DOTALL) is not None
+    return _covering(pattern).fullmatch(target) is not None
 
 
 @dataclass

@@ -8,13 +8,14 @@ get it; everything applies to the database named `kb` only.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import markupsafe
 from datasette import hookimpl
 
 from .. import DB_NAME, canned, schema
-from . import feed, home, routes
+from . import bounds, budget, feed, headers, home, routes
 from .datasette_pages import extra_css_urls  # noqa: F401  (a hook: pluggy finds it in this module)
 from .live import reloader_of
 
@@ -84,6 +85,19 @@ def register_routes(datasette):
 
 
 @hookimpl
+def prepare_connection(conn, database, datasette):
+    bounds.limit(conn)  # no value over 256 KB, no result over 64 columns: `?sql=` cannot take the memory
+
+
+@hookimpl
+def startup(datasette):
+    async def start_workers():
+        await asyncio.to_thread(budget.warm)  # the forkserver of /-/policy and /-/audit's workers
+
+    return start_workers
+
+
+@hookimpl
 def skip_csrf(datasette, scope):
     # JSON-only routes: a browser cannot POST application/json cross-site without CORS.
     return scope.get("type") == "http" and scope.get("path") in routes.JSON_POST_PATHS
@@ -94,10 +108,12 @@ def asgi_wrapper(datasette):
     reloader = reloader_of(datasette)
 
     def wrap(app):
+        secured = headers.secure(app)
+
         async def app_with_reload(scope, receive, send):
             if scope["type"] == "http":
                 await reloader.check()
-            await app(scope, receive, send)
+            await secured(scope, receive, send)
 
         return app_with_reload
 

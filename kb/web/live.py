@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sqlite3
 import sys
 import threading
 import weakref
@@ -14,6 +15,7 @@ from datasette.database import Database
 
 from .. import DB_NAME
 from ..query import connect
+from .bounds import BoundedConnection
 
 
 def file_signature(path) -> tuple:
@@ -38,6 +40,15 @@ class LiveDatabase(Database):
         super().__init__(ds, path=str(path), is_mutable=is_mutable)
         self.generation = next(self._generations)
         self.signature = file_signature(path)
+
+    def connect(self, write=False):
+        """Datasette's connection, fetching through a bounded cursor (kb/web/bounds.py)."""
+        if write or self.is_memory or getattr(self, "memory_name", None):
+            return super().connect(write)
+        qs = "?mode=ro" if self.is_mutable else "?immutable=1"
+        conn = sqlite3.connect(f"file:{self.path}{qs}", uri=True, check_same_thread=False, factory=BoundedConnection)
+        self._all_file_connections.append(conn)
+        return conn
 
     async def execute_fn(self, fn):
         if self.ds.executor is None:

@@ -7,8 +7,12 @@
     GET  /-/policy/options?lang=en   APIs and their conditions, for forms
 
 POST bodies must be application/json (so a cross-site form cannot send one: that is why these
-routes skip Datasette's CSRF token) and at most MAX_BODY bytes. Bad input is a 4xx with
-{"error": "..."}; the database is the one Datasette calls `kb`.
+routes skip Datasette's CSRF token), at most MAX_BODY bytes and MAX_DEPTH deep; an audit checks
+at most MAX_STATEMENTS statements (IAM's own size limits allow far fewer). Bad input is a 4xx
+with {"error": "..."} naming the field; the database is the one Datasette calls `kb`.
+
+/-/policy and /-/audit run in a child process under a time budget (kb/web/budget.py): over it,
+503 {"error": …}; a client that leaves stops its work.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from datasette.utils.asgi import Response
 
 from .. import DB_NAME, query
 from .. import policy as P
+from ..limits import MAX_DEPTH, LimitError, check_value
 from ..query import KBError
+from . import budget
 
 MAX_BODY = 256 * 1024
+MAX_STATEMENTS = 200
 JSON_POST_PATHS = ("/-/policy", "/-/audit")
 
 
@@ -63,8 +70,13 @@ async def _json_body(request) -> dict:
             raise HTTPError(413, f"body larger than {MAX_BODY} bytes")
     try:
         data = json.loads(body)
+        check_value(data, max_depth=MAX_DEPTH)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPError(400, f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HTTPError(400, f"body nested deeper than the limit of {MAX_DEPTH}") from None
+    except LimitError as exc:
+        raise HTTPError(400 if exc.kind == "too_deep" else 413, f"body {exc}") from None
     if not isinstance(data, dict):
         raise HTTPError(400, "body must be a JSON object")
     return data
@@ -91,14 +103,16 @@ def _args(data: dict) -> dict:
         raise HTTPError(400, "lang must be a language code (en, ja, …)")
     requests = []
     if data.get("request") is not None:
-        requests.append((data.get("request_api"), data["request"], "request"))
+        requests.append((_api_name(data.get("request_api"), "request_api"), _body(data["request"], "request"),
+                         "request"))
     extra = data.get("requests") or []
     if not isinstance(extra, list):
         raise HTTPError(400, "requests must be a list of {\"api\": ..., \"body\": {...}}")
     for i, item in enumerate(extra):
         if not isinstance(item, dict) or "body" not in item:
             raise HTTPError(400, f"requests[{i}] must be an object with a \"body\"")
-        requests.append((item.get("api"), item["body"], f"requests[{i}]"))
+        requests.append((_api_name(item.get("api"), f"requests[{i}].api"), _body(item["body"], f"requests[{i}].body"),
+                         f"requests[{i}]"))
     for key in ("region", "account"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise HTTPError(400, f"{key} must be a string")
@@ -108,16 +122,69 @@ def _args(data: dict) -> dict:
             "region": data.get("region"), "account": data.get("account")}
 
 
+def _api_name(value, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise HTTPError(400, f"{name} must be an API name (a string like \"CreateTrainingJob\"), not {value!r:.40}")
+    return value
+
+
+def _body(value, name: str):
+    if not isinstance(value, dict | str):
+        raise HTTPError(400, f"{name} must be the request body: a JSON object (or a JSON/YAML string)")
+    return value
+
+
 def _truthy(value) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"))
 
 
-def _compose(args: dict, scoped: bool):
-    def fn(conn):
-        return P.compose(conn, args["apis"], args["conditions"], scoped=scoped, lang=args["lang"],
-                         requests=args["requests"], input_kms_keys=args["input_kms_keys"],
-                         region=args["region"], account=args["account"])
-    return fn
+def compose_job(conn, args: dict) -> dict:
+    """What a /-/policy request asks, run in its worker (kb/web/budget.py)."""
+    return P.compose(conn, args["apis"], args["conditions"], scoped=args["scoped"], lang=args["lang"],
+                     requests=args["requests"], input_kms_keys=args["input_kms_keys"],
+                     region=args["region"], account=args["account"])
+
+
+def audit_job(conn, args: dict) -> dict:
+    docs = args["docs"]
+    named = [(d, f"policy[{i}]" if len(docs) > 1 else "policy") for i, d in enumerate(docs)]
+    return P.audit(conn, named, args["apis"], args["conditions"], lang=args["lang"], requests=args["requests"],
+                   input_kms_keys=args["input_kms_keys"], region=args["region"], account=args["account"])
+
+
+async def _bounded(datasette, request, job, args: dict) -> Response:
+    """job(conn, args) in a worker within the server's budget; every failure is JSON."""
+    try:
+        db = datasette.get_database(DB_NAME)
+    except KeyError:
+        return _error(503, f"no database named {DB_NAME!r} is being served")
+    try:
+        result = await budget.run(job, args, str(db.path), budget=getattr(datasette, "kb_budget", budget.DEFAULT_BUDGET_S),
+                                  receive=getattr(request, "receive", None))
+    except budget.OverBudget as exc:
+        return _error(exc.status, str(exc))
+    except KBError as exc:
+        return _error(getattr(exc, "status", 400), str(exc))
+    return Response.json(result)
+
+
+def _statements(doc) -> int:
+    """How many statements a policy document (or get-role-policy output) holds, as audit reads it."""
+    if isinstance(doc, dict):
+        version = doc.get("PolicyVersion")
+        inner = doc.get("PolicyDocument") or (version.get("Document") if isinstance(version, dict) else None)
+        if inner is not None:
+            return _statements(inner)
+        st = doc.get("Statement")
+        return len(st) if isinstance(st, list) else 1
+    if isinstance(doc, str):
+        from urllib.parse import unquote
+
+        try:
+            return _statements(json.loads(unquote(doc)))
+        except (ValueError, RecursionError):
+            return 1  # not JSON: audit says so
+    return 1
 
 
 async def policy_route(request, datasette):
@@ -134,10 +201,10 @@ async def policy_route(request, datasette):
             scoped = _truthy(data.get("scoped"))
         else:
             return _error(405, "use GET (query string) or POST (JSON body)")
-        args = _args(data)
+        args = {**_args(data), "scoped": scoped}
     except HTTPError as exc:
         return _error(exc.status, str(exc))
-    return await _run(datasette, _compose(args, scoped))
+    return await _bounded(datasette, request, compose_job, args)
 
 
 async def audit_route(request, datasette):
@@ -150,15 +217,13 @@ async def audit_route(request, datasette):
         if docs is None:
             raise HTTPError(400, "the body needs \"policy\": the role's policy document (or a list of them)")
         docs = docs if isinstance(docs, list) else [docs]
+        count = sum(_statements(d) for d in docs)
+        if count > MAX_STATEMENTS:
+            raise HTTPError(413, f"policy has {count} statements, more than the {MAX_STATEMENTS} an audit checks "
+                                 f"(IAM allows a role far fewer); audit the policies one at a time")
     except HTTPError as exc:
         return _error(exc.status, str(exc))
-
-    def fn(conn):
-        named = [(d, f"policy[{i}]" if len(docs) > 1 else "policy") for i, d in enumerate(docs)]
-        return P.audit(conn, named, args["apis"], args["conditions"], lang=args["lang"], requests=args["requests"],
-                       input_kms_keys=args["input_kms_keys"], region=args["region"], account=args["account"])
-
-    return await _run(datasette, fn)
+    return await _bounded(datasette, request, audit_job, {**args, "docs": docs})
 
 
 async def options_route(request, datasette):
