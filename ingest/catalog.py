@@ -135,6 +135,8 @@ class ApiModel:
             elif shape.type_name == "list":
                 row["members_json"] = json.dumps({"member": shape.member.name})
                 visit(service, shape.member)
+            elif shape.type_name == "string" and getattr(shape, "enum", None):
+                row["members_json"] = json.dumps({"enum": list(shape.enum)})
             elif shape.type_name == "map":
                 row["members_json"] = json.dumps({"key": shape.key.name, "value": shape.value.name})
                 visit(service, shape.key)

@@ -24,9 +24,11 @@ import sqlite_utils
 
 from kb.schema import VIEWS
 
+from . import member_access
 from .changelog import resource_shape
 from .contexts import RoleContext
 from .extract import Finding, PageFacts, Snippet
+from .lexicon import prevailing_lexicon
 
 
 class BuildError(RuntimeError):
@@ -154,7 +156,9 @@ class _Writer:
 
     def request_shapes(self) -> None:
         """The request shapes of every API the pages name, for the policy writer."""
-        for row in self.cat.api_model.shape_rows(sorted(self.apis)):
+        rows = self.cat.api_model.shape_rows(sorted(self.apis))
+        member_access.annotate(rows, prevailing_lexicon())
+        for row in rows:
             self.add("request_shape", row)
         inputs = self.cat.api_model.input_shapes(sorted(self.apis))
         for row in self.rows["api"]:

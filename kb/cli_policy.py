@@ -53,7 +53,27 @@ context_options = [
     click.option("--region", default=None, help="Region for key ids and the page's example ARNs "
                  "(default: from an ARN or image URI in the request)."),
     click.option("--account", default=None, help="Account for the same (default: from the request's role ARN)."),
+    click.option("--kms-key-arn", "kms_key_arns", multiple=True, metavar="ALIAS=ARN",
+                 help="The key ARN a KMS alias of the request stands for: grants on that key instead of on the "
+                      "account's keys with a kms:ResourceAliases condition. Repeatable."),
+    click.option("--manifest", "manifests", multiple=True, metavar="FILE",
+                 help="A manifest file a ManifestFile channel names (its content): grants the objects it lists. "
+                      "Repeatable."),
 ]
+
+
+def _key_arns(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        alias, sep, arn = pair.partition("=")
+        if not sep:
+            raise KBError(f"--kms-key-arn {pair!r}: expected ALIAS=ARN (alias/name=arn:aws:kms:…:key/…)")
+        out[alias.strip()] = arn.strip()
+    return out
+
+
+def _manifests(paths: tuple[str, ...]) -> list[tuple[object, str]]:
+    return [_read(path, "manifest") for path in paths]
 
 
 def _with(options):
@@ -72,10 +92,13 @@ def _with(options):
 @_with(context_options)
 @click.option("--explain", is_flag=True, help="Show each statement's page sentence and section URL, "
               "and where each resource came from.")
+@click.option("--strict", is_flag=True, help="Exit with status 2 when a resource is a placeholder or the page's "
+              "unscoped form because the request does not name it (the policy is printed all the same).")
 @lang_option
 @json_option
 @click.pass_obj
-def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, account, explain, lang, as_json):
+def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, account, kms_key_arns, manifests,
+           explain, strict, lang, as_json):
     """An IAM policy for a role passed to API(s): the page's statements, with the request's resources.
 
     Standard output is the policy document alone (the conditions used and the notes go to stderr),
@@ -83,7 +106,14 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
     sentence and request fields instead, and --explain --json prints {"policy", "explain", "notes"}."""
     data = _run(lambda: P.compose(obj.conn(), list(apis), list(conditions), scoped=scoped, lang=lang,
                                   requests=_requests(requests), input_kms_keys=list(input_kms_keys),
-                                  region=region, account=account))
+                                  region=region, account=account, kms_key_arns=_key_arns(kms_key_arns),
+                                  manifests=_manifests(manifests)))
+    _print_policy(data, explain, as_json)
+    if strict and data["unresolved"]:
+        sys.exit(2)
+
+
+def _print_policy(data: dict, explain: bool, as_json: bool) -> None:
     if as_json:
         out = ({"policy": data["policy"], "conditions": data["conditions"], "explain": data["explain"],
                 "notes": data["notes"]} if explain else data["policy"])
@@ -133,12 +163,14 @@ def _print_header_notes(data: dict, *, err: bool) -> None:
 @lang_option
 @json_option
 @click.pass_obj
-def audit(obj, policy_files, apis, conditions, requests, input_kms_keys, region, account, strict, lang, as_json):
+def audit(obj, policy_files, apis, conditions, requests, input_kms_keys, region, account, kms_key_arns, manifests,
+          strict, lang, as_json):
     """What the role's policies (JSON files; `aws iam get-role-policy` output too) lack or grant in excess."""
     def run():
         docs = [_read(f, "policy") for f in policy_files]
         return P.audit(obj.conn(), docs, list(apis), list(conditions), lang=lang, requests=_requests(requests),
-                       input_kms_keys=list(input_kms_keys), region=region, account=account)
+                       input_kms_keys=list(input_kms_keys), region=region, account=account,
+                       kms_key_arns=_key_arns(kms_key_arns), manifests=_manifests(manifests))
 
     data = _run(run)
     if as_json:

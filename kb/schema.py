@@ -250,8 +250,14 @@ class RequestShape(SQLModel, table=True):
     service: str = _("botocore service", index=True)
     name: str = _("shape name", index=True)
     type: str = _("structure, list, map, string, integer, boolean, …")
-    members_json: str | None = _("structure: JSON list of {name, shape, required, doc}; list: "
-                                    "{member}; map: {key, value}", default=None)
+    members_json: str | None = _("structure: JSON list of {name, shape, required, doc, access, access_phrase} "
+                                    "(access: what the member's API reference description says SageMaker does with "
+                                    "the S3 location it names: object, reads_and_writes, writes, reads); list: "
+                                    "{member}; map: {key, value}; an enumerated string: {enum}", default=None)
+    access_when_json: str | None = _("structure: JSON list of {member, by, value, access}: the value of type member "
+                                        "`by` that makes `member` name one object listing others (access manifest: "
+                                        "S3DataType ManifestFile)",
+                                        default=None)
 
 
 class IamRule(SQLModel, table=True):

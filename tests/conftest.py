@@ -51,14 +51,17 @@ def shipped_kb_path() -> Path:
         with open(folder / "shipped.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.exists():
+                # other checkouts of the project share the folder: only KBs no run used for a day go
                 for old in folder.glob("shipped-*"):
-                    shutil.rmtree(old, ignore_errors=True)
+                    if time.time() - old.stat().st_mtime > 86_400:
+                        shutil.rmtree(old, ignore_errors=True)
                 tmp = Path(tempfile.mkdtemp(dir=folder)) / "kb.db"
                 build(load_sources(), tmp)
                 tmp.chmod(0o444)  # shared by every test: nobody writes it
                 path.parent.mkdir()
                 os.replace(tmp, path)
                 shutil.rmtree(tmp.parent, ignore_errors=True)
+            os.utime(path.parent)  # used: kept
         _SHIPPED.append(path)
     return _SHIPPED[0]
 

@@ -82,8 +82,9 @@ def test_a_400_statement_audit_is_413_at_once_and_heavy_audits_503_within_the_bu
     assert len(latencies) >= 10
     print(f"413 in {took_413 * 1000:.0f} ms; 503s in {[round(a[1], 2) for a in answers]} s; canned query meanwhile: "
           f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms, n={len(latencies)}")
-    assert statistics.median(latencies) < 0.1
-    assert sorted(latencies)[int(len(latencies) * 0.8)] < 0.1  # four in five, on a 2-core machine others share
+    # A canned query blocked behind an audit waits for the audit's budget; one that does not answers
+    # in a fraction of it, however loaded the machine (its speed is `make bench`'s business).
+    assert max(latencies) < BUDGET / 2
     assert _workers(server) == []
 
 

@@ -6,6 +6,7 @@ shape takes 16 times, an exponential one never ends) — and within an absolute 
 
 from __future__ import annotations
 
+import gc
 import time
 from functools import cache
 
@@ -26,20 +27,27 @@ ABSOLUTE = 20.0  # seconds at SIZE, whatever the machine's load
 
 
 def _timed(fn) -> float:
-    t = time.perf_counter()
+    """Seconds of one run, the garbage collector held off (its passes land on whichever run
+    crosses a threshold and would be counted as the reader's)."""
+    gc.collect()
+    gc.disable()
     try:
-        fn()
-    except ReaderError as exc:  # refused with a reason is an answer too
-        assert str(exc)
-    return time.perf_counter() - t
+        t = time.perf_counter()
+        try:
+            fn()
+        except ReaderError as exc:  # refused with a reason is an answer too
+            assert str(exc)
+        return time.perf_counter() - t
+    finally:
+        gc.enable()
 
 
 def _growth(run, make) -> tuple[float, float]:
-    """(seconds at SIZE / 4, seconds at SIZE), each the best of three when they look super-linear
+    """(seconds at SIZE / 4, seconds at SIZE), each the best of five when they look super-linear
     (a machine others share makes single timings jump)."""
     small, big = make(SIZE // 4), make(SIZE)
     t_small, t_big = _timed(lambda: run(small)), _timed(lambda: run(big))
-    for _ in range(2):
+    for _ in range(4):
         if t_big <= GROWTH * max(t_small, FLOOR):
             break
         t_small, t_big = min(t_small, _timed(lambda: run(small))), min(t_big, _timed(lambda: run(big)))

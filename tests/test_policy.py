@@ -140,7 +140,8 @@ def test_training_job_request(conn):
     assert granted(pol) == X.JOB_MAIN | X.VPC | X.KMS["kms_output"] | X.KMS["kms_volume"]
     assert resources_of(pol, "s3:ListBucket") == {"arn:aws:s3:::acme-ml-data", "arn:aws:s3:::acme-shared-features"}
     objects = {"arn:aws:s3:::acme-ml-data/datasets/churn/train/*", "arn:aws:s3:::acme-ml-data/datasets/churn/validation*",
-               "arn:aws:s3:::acme-shared-features/churn/2024-06/*", "arn:aws:s3:::acme-ml-artifacts/churn/models*"}
+               "arn:aws:s3:::acme-shared-features/churn/2024-06/*",
+               "arn:aws:s3:::acme-ml-artifacts/churn/models/*"}  # SageMaker writes models/<job name>/…
     assert resources_of(pol, "s3:GetObject") == resources_of(pol, "s3:PutObject") == objects
     for a in X.ECR_PULL:
         assert resources_of(pol, a) == {f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/churn/xgboost"}
@@ -163,7 +164,7 @@ def test_processing_job_request_in_yaml(conn):
     assert resources_of(pol, "s3:ListBucket") == {"arn:aws:s3:::acme-ml-artifacts", "arn:aws:s3:::acme-ml-data"}
     assert resources_of(pol, "s3:GetObject") == {
         "arn:aws:s3:::acme-ml-artifacts/churn/code/preprocess.py*", "arn:aws:s3:::acme-ml-data/raw/churn/2024-06/*",
-        "arn:aws:s3:::acme-ml-data/datasets/churn/train*", "arn:aws:s3:::acme-ml-data/datasets/churn/test*"}
+        "arn:aws:s3:::acme-ml-data/datasets/churn/train/*", "arn:aws:s3:::acme-ml-data/datasets/churn/test/*"}  # outputs
     assert resources_of(pol, "ecr:BatchGetImage") == {
         "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn"}
     assert resources_of(pol, "kms:Encrypt") == {
@@ -216,8 +217,8 @@ def test_model_with_primary_container(conn):
     got = P.compose(conn, ["CreateModel"], requests=[req("create-model-primary.json")])
     pol = got["policy"]
     assert granted(pol) == X.MODEL_SCOPED | X.HOST_VPC  # the scoped variant has no s3:ListBucket
-    assert resources_of(pol, "s3:GetObject") == {
-        "arn:aws:s3:::acme-ml-artifacts/churn/models/churn-xgb-2024-06-14-09-30/output/model.tar.gz*"}
+    assert resources_of(pol, "s3:GetObject") == {  # ModelDataUrl names one object
+        "arn:aws:s3:::acme-ml-artifacts/churn/models/churn-xgb-2024-06-14-09-30/output/model.tar.gz"}
     # the digest is not part of the repository
     assert resources_of(pol, "ecr:BatchGetImage") == {f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/churn/xgboost-inference"}
     assert any("SecondaryContainer.Image in a CreateModel request, a member its request model does not have" in n
@@ -230,8 +231,8 @@ def test_model_with_containers_uses_the_primary_container_rules(conn):
     pol = got["policy"]
     assert granted(pol) == X.MODEL_SCOPED
     assert resources_of(pol, "s3:GetObject") == {
-        "arn:aws:s3:::acme-ml-artifacts/churn/preprocessor/model.tar.gz*",
-        "arn:aws:s3:::acme-ml-artifacts/churn/models/churn-xgb-2024-06-14-09-30/output/model.tar.gz*"}
+        "arn:aws:s3:::acme-ml-artifacts/churn/preprocessor/model.tar.gz",
+        "arn:aws:s3:::acme-ml-artifacts/churn/models/churn-xgb-2024-06-14-09-30/output/model.tar.gz"}
     assert resources_of(pol, "ecr:BatchCheckLayerAvailability") == {
         "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
         f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/churn/xgboost-inference"}
@@ -247,8 +248,8 @@ def test_notebook_role_that_trains_and_deploys(conn):
     assert granted(pol) == X.NOTEBOOK_SCOPED
     assert resources_of(pol, "s3:DeleteObject") == {
         "arn:aws:s3:::acme-ml-data/datasets/churn/train/*", "arn:aws:s3:::acme-ml-data/datasets/churn/validation*",
-        "arn:aws:s3:::acme-shared-features/churn/2024-06/*", "arn:aws:s3:::acme-ml-artifacts/churn/models*",
-        "arn:aws:s3:::acme-ml-artifacts/churn/preprocessor/model.tar.gz*"}  # the models/…tar.gz is inside models*
+        "arn:aws:s3:::acme-shared-features/churn/2024-06/*", "arn:aws:s3:::acme-ml-artifacts/churn/models/*",
+        "arn:aws:s3:::acme-ml-artifacts/churn/preprocessor/model.tar.gz"}  # the models/…tar.gz is inside models/*
     assert resources_of(pol, "s3:ListBucket") == {"arn:aws:s3:::acme-ml-data", "arn:aws:s3:::acme-shared-features"}
     assert len(resources_of(pol, "ecr:BatchGetImage")) == 3
     assert resources_of(pol, "iam:PassRole") == {"*"}
@@ -265,7 +266,7 @@ def test_training_and_model_requests_for_one_role_merge(conn):
         f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/churn/xgboost",
         f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/churn/xgboost-inference"}
     # s3:GetObject from both APIs, the model's object already inside the training output prefix
-    assert "arn:aws:s3:::acme-ml-artifacts/churn/models*" in resources_of(pol, "s3:GetObject")
+    assert "arn:aws:s3:::acme-ml-artifacts/churn/models/*" in resources_of(pol, "s3:GetObject")
     assert not any("model.tar.gz" in r for r in resources_of(pol, "s3:GetObject"))
 
 
@@ -285,10 +286,15 @@ def test_algorithm_condition_and_its_resource(conn):
     assert "algorithm" in {c["key"] for c in got["conditions"]["CreateTrainingJob"]}
     assert resources_of(got["policy"], "sagemaker:DescribeAlgorithm") == {
         "arn:aws:sagemaker:eu-west-1:865070037744:algorithm/xgboost-marketplace-1-2"}
-    # no TrainingImage: the ECR statement keeps the page's example, said so
-    assert resources_of(got["policy"], "ecr:BatchGetImage") == {
-        f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/{{{{my-repo}}}}"}
-    assert any("the request names no value for it" in n for n in got["notes"])
+    # no TrainingImage: no example reaches the policy; the page's unscoped form, the member that would scope it
+    assert resources_of(got["policy"], "ecr:BatchGetImage") == {"*"}
+    assert {"sid": "CloudwatchEcrLogsAny", "resource": "*", "field": "AlgorithmSpecification.TrainingImage",
+            "actions": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "placeholder": False} in got["unresolved"]
+    assert any(n.startswith("CloudwatchEcrLogsAny: ecr:BatchCheckLayerAvailability, ecr:BatchGetImage, "
+                            "ecr:GetDownloadUrlForLayer on *, the page's unscoped form")
+               and "(AlgorithmSpecification.TrainingImage would scope it)" in n for n in got["notes"])
+    assert "{{" not in json.dumps(got["policy"])
     ja = P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "train.json")], lang="ja")
     assert "sagemaker:DescribeAlgorithm" not in granted(ja["policy"])
     # the note in the language asked (the lexicon's policy_condition_elsewhere)
@@ -306,18 +312,28 @@ def test_a_cli_skeleton_with_empty_members_shows_no_condition(conn):
 def test_input_kms_key_flag_and_aliases(conn):
     got = P.compose(conn, ["CreateTrainingJob"], requests=[req("create-training-job.json")],
                     input_kms_keys=["alias/ml-input"])
-    assert resources_of(got["policy"], "kms:Decrypt") == {f"arn:aws:kms:eu-west-1:{ACCOUNT}:alias/ml-input"}
-    assert any("alias/ml-input is a KMS alias: it stays an alias" in n for n in got["notes"])
+    # IAM matches kms:Decrypt against the key's ARN: any key of the account the alias names
+    decrypt = [s for s in got["policy"]["Statement"] if "kms:Decrypt" in s["Action"]]
+    assert [(s["Resource"], s["Condition"]) for s in decrypt] == [
+        ([f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"], {"ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/ml-input"]}})]
+    assert any("alias/ml-input is a KMS alias, and IAM matches kms:Decrypt against the key's ARN" in n for n in got["notes"])
+    KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/"
+    given = P.compose(conn, ["CreateTrainingJob"], requests=[req("create-training-job.json")],
+                      input_kms_keys=["alias/ml-input"],
+                      kms_key_arns={"alias/ml-input": f"{KEY_ARN}aaaaaaaa-1111-2222-3333-bbbbbbbbbbbb"})
+    assert resources_of(given["policy"], "kms:Decrypt") == {
+        f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/aaaaaaaa-1111-2222-3333-bbbbbbbbbbbb"}
     assert {"key": "kms_input", "label": "Input encrypted with SSE-KMS", "why": "--input-kms-key", "by": "option",
             "option": "input-kms-key"} in got["conditions"]["CreateTrainingJob"]
     inferred = {c["key"]: c for c in got["conditions"]["CreateTrainingJob"]}["vpc"]
     assert (inferred["by"], inferred["request"], inferred["field"]) == ("request", "create-training-job.json", "VpcConfig")
 
 
-def test_key_id_without_region_keeps_a_placeholder(conn):
+def test_what_a_request_does_not_show_is_a_wildcard_and_unresolved_never_notation(conn):
     body = {"ModelName": "m", "PrimaryContainer": {"Image": "not-ecr.example.com/team/model:1"}}
     got = P.compose(conn, ["CreateModel"], requests=[(None, body, "m.json")])
-    assert resources_of(got["policy"], "ecr:BatchGetImage") == {"arn:aws:ecr:{{us-east-1}}:111122223333:repository/{{my-repo}}"}
+    assert resources_of(got["policy"], "ecr:BatchGetImage") == {"*"}
+    assert "PrimaryContainer.Image" in {f for u in got["unresolved"] for f in (u["field"] or "").split(", ")}
     assert any("names no resource for ecr:" in n and "not an Amazon ECR image URI" in n for n in got["notes"])
     assert not any(n.startswith("no region in the request") for n in got["notes"])  # no ARN needed one
     training = load("create-training-job.json")
@@ -325,20 +341,23 @@ def test_key_id_without_region_keeps_a_placeholder(conn):
     training["AlgorithmSpecification"]["TrainingImage"] = "registry.example.com/churn/xgb:1"  # …and registry
     got = P.compose(conn, ["CreateTrainingJob"], requests=[(None, training, "t.json")])
     assert resources_of(got["policy"], "kms:Encrypt") == {
-        f"arn:aws:kms:{{{{region}}}}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
-    assert "no region in the request: ARNs carry {{region}}; pass --region" in got["notes"]
+        f"arn:aws:kms:*:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}  # a key id is one key in any region
+    assert "no region in the request: ARNs carry *; pass --region" in got["notes"]
+    assert {"sid": None, "resource": None, "field": "--region", "actions": [], "placeholder": False} in got["unresolved"]
     got = P.compose(conn, ["CreateTrainingJob"], requests=[(None, training, "t.json")], region="ap-northeast-1")
     assert resources_of(got["policy"], "kms:Encrypt") == {
         f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
 
 
-def test_request_values_no_rule_names_are_reported(conn):
+def test_a_location_no_page_rule_names_is_granted_as_its_api_reference_describes_it(conn):
     body = load("create-training-job.json")
     body["CheckpointConfig"] = {"S3Uri": "s3://acme-ml-artifacts-ckpt/churn/"}
     got = P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "t.json")])
-    assert not any("ckpt" in r for s in got["policy"]["Statement"] for r in s["Resource"])
-    assert any(n.startswith("t.json: CheckpointConfig.S3Uri = s3://acme-ml-artifacts-ckpt/churn/ (S3 location) is "
-                            "used by no statement") for n in got["notes"])
+    # SageMaker reads and writes checkpoints there (CheckpointConfig.S3Uri's description)
+    assert "arn:aws:s3:::acme-ml-artifacts-ckpt/churn/*" in resources_of(got["policy"], "s3:GetObject")
+    assert "arn:aws:s3:::acme-ml-artifacts-ckpt/churn/*" in resources_of(got["policy"], "s3:PutObject")
+    assert "arn:aws:s3:::acme-ml-artifacts-ckpt" in resources_of(got["policy"], "s3:ListBucket")
+    assert not any("ckpt" in n and "used by no statement" in n for n in got["notes"])
 
 
 @pytest.mark.parametrize("flags,message", [

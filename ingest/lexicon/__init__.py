@@ -33,13 +33,28 @@ class LexiconError(ValueError):
     """A lexicon file that cannot be used (a pattern that is not a linear-time regular expression)."""
 
 
-def _compile(patterns: list[str], where: str) -> list[Pattern]:
+# What a request member's description may say SageMaker does with the location it names, in the
+# order they are tried (the lexicon's [request_members]).
+MEMBER_ACCESS = ("object", "reads_and_writes", "writes", "reads")
+
+
+def _finditer(pattern: Pattern, text: str):
+    pos = 0
+    while pos <= len(text):
+        m = pattern.search(text, pos)
+        if m is None:
+            return
+        yield m
+        pos = max(m.end(), pos + 1)
+
+
+def _compile(patterns: list[str], where: str, capture: bool = False) -> list[Pattern]:
     # RE2 (kb/linear.py): a phrase is data anyone may edit, and must never make a page take
     # exponential (or quadratic) time, whatever quantifiers it nests.
     if not isinstance(patterns, list):
         raise LexiconError(f"{where}: expected a list of patterns, got {patterns!r}")
     try:
-        return [compile_linear(squash(p) if isinstance(p, str) else p, ignore_case=True, capture=False,
+        return [compile_linear(squash(p) if isinstance(p, str) else p, ignore_case=True, capture=capture,
                                where=where)
                 for p in patterns]
     except PatternError as exc:
@@ -67,6 +82,13 @@ class Lexicon:
         self.disclaimer_markers: list[str] = data["disclaimer_markers"]
         self.passrole_action: str = data["passrole_action"]
         self._groups = {name: _compile(data.get(name, []), f"{path}: {name}") for name in PHRASE_GROUPS}
+        members = data.get("request_members", {})
+        where = f"{path}: [request_members]"
+        self._member_access = {
+            access: list(zip(members.get(access, []), _compile(members.get(access, []), f"{where} {access}")))
+            for access in MEMBER_ACCESS}
+        self._member_about = _compile(members.get("about", []), f"{where} about")
+        self._object_when = _compile(members.get("object_when", []), f"{where} object_when", capture=True)
         self.conditions = [
             ConditionPhrase(key, spec["label"], tuple(_compile(spec.get("patterns", []),
                                                                f"{path}: [conditions.{key}] patterns")),
@@ -75,6 +97,28 @@ class Lexicon:
                                            f"{path}: [conditions.{key}] heading_patterns")))
             for key, spec in data.get("conditions", {}).items()
         ]
+
+    def member_access(self, doc: str) -> tuple[str, str] | None:
+        """(access, the phrase) a request member's API reference description states for the S3
+        location it names: object, reads_and_writes, writes or reads; None when it says none."""
+        flat = squash(doc)
+        if not any(p.search(flat) for p in self._member_about):
+            return None
+        for access in MEMBER_ACCESS:
+            for raw, pattern in self._member_access[access]:
+                if pattern.search(flat):
+                    return access, raw
+        return None
+
+    def access_when(self, doc: str) -> list[tuple[str, str]]:
+        """(value, sibling member) pairs a type member's description gives: with that value, the
+        sibling names one object ("If you choose ManifestFile , S3Uri identifies an object")."""
+        flat = squash(doc)
+        out = []
+        for pattern in self._object_when:
+            for m in _finditer(pattern, flat):
+                out.append((m.group("value"), m.group("member")))
+        return out
 
     def says(self, group: str, text: str) -> bool:
         flat = squash(text)
@@ -137,3 +181,12 @@ def lexicon(lang: str) -> Lexicon:
 
 def all_lexicons() -> list[Lexicon]:
     return [lexicon(lang) for lang in known_languages()]
+
+
+def prevailing_lexicon() -> Lexicon:
+    """The lexicon of the language whose pages prevail (English): the one that reads botocore's
+    English documentation strings too."""
+    found = [lex for lex in all_lexicons() if lex.prevails]
+    if len(found) != 1:
+        raise LexiconError(f"exactly one lexicon must say prevails = true, found {len(found)}")
+    return found[0]

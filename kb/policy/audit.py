@@ -25,7 +25,8 @@ MAX_ACTIONS_LISTED = 250  # an excess pattern granting more is summarised per se
 
 def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions: Sequence[str] = (), *,
           lang: str | None = None, requests: Sequence[tuple[str | None, object, str]] = (), input_kms_keys: Sequence[str] = (),
-          region: str | None = None, account: str | None = None) -> dict:
+          region: str | None = None, account: str | None = None, kms_key_arns: dict[str, str] | None = None,
+          manifests: Sequence[tuple[object, str]] = ()) -> dict:
     """What a role's policies lack (`missing`) and grant beyond the chosen APIs (`excess`).
 
     An action is granted when an Allow statement matches it (Action or NotAction, wildcards,
@@ -50,7 +51,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     comp_notes = []
     if reqs:
         comp = compose(conn, apis, conditions, lang=lang, requests=requests, input_kms_keys=input_kms_keys,
-                       region=region, account=account)
+                       region=region, account=account, kms_key_arns=kms_key_arns, manifests=manifests)
         missing += _uncovered(comp, allows, denies, w)
         notes += _broader_than_needed(comp, allows, w)
         comp_notes = comp["notes"]

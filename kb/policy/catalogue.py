@@ -32,7 +32,8 @@ class Catalogue:
     @cached_property
     def value_rules(self) -> list[dict]:
         """Request values that name a resource by themselves, each with its compiled pattern."""
-        return [{**v, "regex": _linear(v["pattern"], f"iam_rule value {v.get('name')}")}
+        return [{**v, "regex": _linear(v["pattern"], f"iam_rule value {v.get('name')}"),
+                 "claims_regex": _linear(v["claims"], f"iam_rule value {v.get('name')} claims") if v.get("claims") else None}
                 for v in self.rules.get("value", [])]
 
     def lookup(self, action: str) -> str | None:

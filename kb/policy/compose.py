@@ -13,11 +13,22 @@ from dataclasses import dataclass, field
 
 from .. import query
 from ..query import KBError
-from .arns import PLACEHOLDER, context_from, fill_documented, is_placeholder, value_to_arn, value_vars, value_what
+from .arns import (
+    PLACEHOLDER,
+    UNKNOWN_IN_REQUEST,
+    ValueRefused,
+    context_from,
+    fill_documented,
+    is_placeholder,
+    value_to_arn,
+    value_vars,
+    value_what,
+)
 from .catalogue import Catalogue
 from .plan import Plan, plan
 from .request import Request, Shapes, bare, bind_request, strings_in
 from .role_policy import glob_covers
+from .touches import manifest_touches, member_touches
 from .words import Words
 
 VERSION = "2012-10-17"
@@ -32,16 +43,19 @@ class _Grant:
 
 def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bool = False, lang: str | None = None,
             requests: Sequence[tuple[str | None, object, str]] = (), input_kms_keys: Sequence[str] = (),
-            region: str | None = None, account: str | None = None) -> dict:
+            region: str | None = None, account: str | None = None, kms_key_arns: dict[str, str] | None = None,
+            manifests: Sequence[tuple[object, str]] = ()) -> dict:
     """The policy for `apis` (one role): the page's statements for each API and condition,
-    resources filled from the requests through the KB's scoping rules, merged.
+    resources filled from the requests through the KB's scoping rules, merged; the request's other
+    S3 locations granted as their members' descriptions say (kb/policy/touches.py).
 
-    `requests` are (api or None, body, source name) triples."""
+    `requests` are (api or None, body, source name) triples; `kms_key_arns` maps a KMS alias to its
+    key ARN; `manifests` are (manifest document, name) pairs."""
     lang = query.check_lang(conn, lang)
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
     reqs = bind_requests(conn, shapes, apis, requests, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
-    ctx = context_from(cat, reqs, region, account)
+    ctx = context_from(cat, reqs, region, account, kms_key_arns or {})
     notes = list(p.notes)
     if reqs:
         scoped = True
@@ -52,6 +66,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
         # "no Resource" notes are restated per statement below, with the Sid that got "*"
         notes += [n["text"] for n in req["notes"] if n["kind"] != "no_resource"]
         rules = query.scoping(conn, api, lang)
+        unscoped = _unscoped_form(conn, api, p, lang) if reqs else {}
         for st in req["statements"]:
             origin = st["requirement"]["condition"]
             key = (st["effect"], json.dumps(st["condition"], sort_keys=True) if st["condition"] else None, origin)
@@ -59,23 +74,31 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
                       "resource_given": st["resources"] is not None, **st["source"]}
             for action in st["actions"]:
                 resources, more_notes = _resources_for(cat, shapes, api, st, action, origin, rules, reqs, p, ctx,
-                                                      consumed, w)
+                                                      consumed, w, unscoped)
                 notes += more_notes
-                grant = groups.setdefault(key, {}).setdefault(action, _Grant())
                 for res, prov in resources:
-                    provs = grant.resources.setdefault(res, [])
-                    if prov not in provs:
-                        provs.append(prov)
-                if source not in grant.sources:
-                    grant.sources.append(source)
+                    # a resource with its own Condition (a KMS alias) is a statement of its own
+                    cond = merge_conditions(st["condition"], prov.get("condition"))
+                    group = key if cond == st["condition"] else (key[0], json.dumps(cond, sort_keys=True), origin)
+                    _add(groups, group, action, res, prov, source)
+    touched = member_touches(cat, shapes, reqs, p.apis, consumed, ctx, w)
+    listed, manifest_notes = manifest_touches(cat, reqs, list(manifests), ctx, w)
+    notes += manifest_notes
+    for t in touched + listed:
+        _add(groups, ("Allow", None, None), t.action, t.resource, t.provenance, t.source)
+    narrowed = _narrow_to_request(groups) if reqs else []
     statements, explain = _statements(groups, p)
     if not statements:
         raise KBError("; ".join(dict.fromkeys(notes)) or f"the page documents no permissions for {', '.join(p.apis)}")
+    if narrowed:
+        notes.append(w("narrowed", actions=_names(narrowed, w)))
     notes += _leftover_notes(cat, statements, explain, bool(reqs), w)
     notes += _unscoped_values(cat, w, reqs, consumed, statements)
-    for var in ("Region", "Account"):
-        if PLACEHOLDER[var] in json.dumps(statements):
-            notes.append(w("no_context", var=var.lower(), placeholder=PLACEHOLDER[var]))
+    unknown = [var for var in ("Region", "Account") if PLACEHOLDER[var] in json.dumps(statements)]
+    if reqs:  # an ARN a request scopes never carries notation: a part it does not show is "*"
+        statements, explain = _unknown_parts_wild(statements, explain, unknown)
+    for var in unknown:
+        notes.append(w("no_context", var=var.lower(), placeholder=UNKNOWN_IN_REQUEST if reqs else PLACEHOLDER[var]))
     return {
         "apis": p.apis, "lang": lang, "variant": "scoped" if scoped else "default",
         "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why, **p.origins[a][k]}
@@ -84,8 +107,70 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
         "context": {"partition": ctx.partition, "region": ctx.region, "account": ctx.account, "from": ctx.origin},
         "policy": {"Version": VERSION, "Statement": statements},
         "explain": explain,
+        # what keeps the policy from being least privilege as it stands (`kb policy --strict` exits 2):
+        # a placeholder (no request), or an action the request could not scope (the page's unscoped form)
+        "unresolved": _unresolved(statements, explain)
+        + [{"sid": None, "resource": None, "field": f"--{var.lower()}", "actions": [], "placeholder": not reqs}
+           for var in unknown],
         "notes": list(dict.fromkeys(notes)),
     }
+
+
+def _unknown_parts_wild(statements: list[dict], explain: list[dict], unknown: list[str]) -> tuple[list, list]:
+    def wild(arn: str) -> str:
+        for var in unknown:
+            arn = arn.replace(PLACEHOLDER[var], UNKNOWN_IN_REQUEST)
+        return arn
+
+    for stmt in statements:
+        stmt["Resource"] = [wild(r) for r in stmt["Resource"]]
+    for ex in explain:
+        for r in ex["resources"]:
+            r["resource"] = wild(r["resource"])
+    return statements, explain
+
+
+def _narrow_to_request(groups: dict) -> list[str]:
+    """An action a page grants on "*" that the request names resources for (its S3 locations, as
+    their descriptions say SageMaker uses them): granted on those alone. Returns the actions."""
+    out = []
+    for action, grant in groups.get(("Allow", None, None), {}).items():
+        named = [r for r, provs in grant.resources.items() if r != "*" and any("request" in p for p in provs)]
+        if "*" in grant.resources and named:
+            del grant.resources["*"]
+            out.append(action)
+    return sorted(out, key=str.lower)
+
+
+def _unresolved(statements: list[dict], explain: list[dict]) -> list[dict]:
+    out = []
+    for stmt, ex in zip(statements, explain):
+        for r in ex["resources"]:
+            if "unresolved" in r or r.get("example"):
+                out.append({"sid": stmt["Sid"], "resource": r["resource"], "field": r.get("unresolved"),
+                            "actions": r.get("actions", stmt["Action"]), "placeholder": bool(r.get("example"))})
+    return out
+
+
+def _unscoped_form(conn, api: str, p: Plan, lang: str) -> dict[str, list[str]]:
+    """action (lower case) → the resources the page's main (not resource-scoped) variant gives it,
+    placeholders left out."""
+    out: dict[str, list[str]] = {}
+    for st in query.requirements(conn, api, list(p.chosen[api]), False, lang)["statements"]:
+        for action in st["actions"]:
+            for r in st["resources"] or ["*"]:
+                if "{{" not in r and r not in out.setdefault(action.lower(), []):
+                    out[action.lower()].append(r)
+    return out
+
+
+def _add(groups: dict, group: tuple, action: str, resource: str, prov: dict, source: dict) -> None:
+    grant = groups.setdefault(group, {}).setdefault(action, _Grant())
+    provs = grant.resources.setdefault(resource, [])
+    if prov not in provs:
+        provs.append(prov)
+    if source not in grant.sources:
+        grant.sources.append(source)
 
 
 def bind_requests(conn, shapes: Shapes, apis, requests, lang) -> list[Request]:
@@ -110,7 +195,7 @@ def _documented(conn, api, lang) -> bool:
 
 
 def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rules, reqs, p: Plan, ctx, consumed,
-                   w: Words):
+                   w: Words, unscoped: dict[str, list[str]]):
     """[(resource, provenance)] for one action of one page statement, and notes. Provenance
     says where a resource came from: a request member, or the page (as documented)."""
     documented = st["resources"] if st["resources"] is not None else ["*"]
@@ -134,10 +219,10 @@ def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rule
                 if bare(path) != rule["field"]:
                     notes.append(w("member_elsewhere", source=req.source, field=rule["field"], path=bare(path),
                                    api=req.api))
-                found += _arns(cat, action, req.source, path, value, ctx, consumed, notes, w)
+                found += _arns(cat, action, req.source, path, value, ctx, consumed, notes, w, req.access)
     # a condition's own request members (or flag) name its resources, e.g. the output KMS key
     for src, path, value in p.trigger_values.get((api, origin), []) if origin else []:
-        found += _arns(cat, action, src, path, value, ctx, consumed, notes, w)
+        found += _arns(cat, action, src, path, value, ctx, consumed, notes, w, {})
     bounds = [fill_documented(cat, d, action, ctx) for d in documented]
     if found and documented != ["*"] and all("*" in b or "?" in b for b in bounds):
         # the page's resource is a pattern (algorithm/*): the request's must fall within it
@@ -153,25 +238,41 @@ def _resources_for(cat: Catalogue, shapes: Shapes, api, st, action, origin, rule
     for d in documented:
         filled = fill_documented(cat, d, action, ctx)
         out.append((filled, {"documented": d, "example": filled != "*" and (example or is_placeholder(cat, filled))}))
+    if reqs and any(prov["example"] for _, prov in out):
+        # with a request, no example reaches the policy: the page's unscoped form of the action
+        # (its main policy's resource, "*" when it has none), and the member that would scope it
+        fields = [r["field"] for r in rules if r["field"] and action.lower() in {a.lower() for a in r["actions"]}]
+        wider = unscoped.get(action.lower()) or ["*"]
+        out = [(r, {"documented": r, "example": False, "unresolved": ", ".join(dict.fromkeys(fields))
+                    or None}) for r in wider]
     return out, notes
 
 
-def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes, w: Words):
+def _arns(cat: Catalogue, action, source, path, value, ctx, consumed, notes, w: Words, access: dict[str, str]):
     out = []
     leaf = isinstance(value, str)
     for where, v in strings_in(value, path):
-        made = value_to_arn(cat, action, v, leaf, ctx)
+        try:
+            made = value_to_arn(cat, action, v, leaf, ctx, access.get(where))
+        except ValueRefused as exc:
+            raise KBError(w("value_refused", source=source, path=bare(where), reason=str(exc))) from None
         if made is None:
             if leaf:
                 what = value_what(cat, action.partition(":")[0].lower())
                 said = dict(source=source, path=bare(where), value=repr(v), action=action)
                 notes.append(w("names_no_resource_what", what=what, **said) if what else w("names_no_resource", **said))
             continue
-        arn, note = made
-        if note:
+        arn = made.arn
+        if made.note:
+            note = dict(made.note)
             notes.append(f"{source}: " + w(note.pop("key"), **note))
         consumed.add((source, v))
-        out.append((arn, {"request": source, "field": where, "value": v}))
+        prov = {"request": source, "field": where, "value": v}
+        if access.get(where):
+            prov["access"] = access[where]  # what SageMaker does there, as the member's description says
+        if made.condition:
+            prov["condition"] = made.condition
+        out.append((arn, prov))
         owner = arn.split(":")[4] if arn.count(":") >= 5 else ""
         if ctx.account and owner and owner != ctx.account:
             notes.append(w("other_account", source=source, value=v, owner=owner, account=ctx.account))
@@ -203,17 +304,33 @@ def _statements(groups: dict[tuple, dict[str, _Grant]], p: Plan) -> tuple[list[d
             if cond:
                 stmt["Condition"] = json.loads(cond)
             statements.append(stmt)
-            sources, prov = [], []
+            sources: list[dict] = []
+            prov: list[dict] = []
             for a in actions:
                 for s in grants[a].sources:
                     if s not in sources:
                         sources.append(s)
                 for r in res:
                     for item in grants[a].resources.get(r, []):
-                        if {"resource": r, **item} not in prov:
-                            prov.append({"resource": r, **item})
+                        entry = {"resource": r, **item}
+                        if "unresolved" in item:  # which of the statement's actions it leaves unscoped
+                            entry = next((e for e in prov if e.get("unresolved") == item["unresolved"]
+                                          and e["resource"] == r), {**entry, "actions": []})
+                            entry["actions"].append(a)
+                        if entry not in prov:
+                            prov.append(entry)
             explain.append({"Sid": stmt["Sid"], "condition": origin, "sources": sources, "resources": prov})
     return statements, explain
+
+
+def merge_conditions(page: dict | None, own: dict | None) -> dict | None:
+    """The page's Condition block and a resource's own (a KMS alias's): both must hold."""
+    if not own:
+        return page
+    out = {op: dict(keys) for op, keys in (page or {}).items()}
+    for op, keys in own.items():
+        out.setdefault(op, {}).update(keys)
+    return out
 
 
 def _sid(origin: str | None, actions: list[str], resources: tuple, used: set) -> str:
@@ -238,7 +355,14 @@ def _leftover_notes(cat: Catalogue, statements, explain, with_request: bool, w: 
     """What the reader must know about resources the request did not name."""
     notes = []
     for stmt, ex in zip(statements, explain):
-        sid, _actions = stmt["Sid"], ", ".join(stmt["Action"])
+        sid = stmt["Sid"]
+        unresolved = sorted({r["unresolved"] or "" for r in ex["resources"] if "unresolved" in r})
+        if unresolved:
+            left = sorted({a for r in ex["resources"] if "unresolved" in r for a in r["actions"]}, key=str.lower)
+            notes.append(w("unresolved", sid=sid, actions=_names(left, w),
+                           resources=", ".join(stmt["Resource"]),
+                           fields=", ".join(f for f in unresolved if f) or w("no_member")))
+            continue
         if stmt["Resource"] == ["*"]:
             if any(not s["resource_given"] for s in ex["sources"]):
                 notes.append(w("star_addition" if ex["condition"] else "star_permissions", sid=sid,
@@ -246,7 +370,7 @@ def _leftover_notes(cat: Catalogue, statements, explain, with_request: bool, w: 
             elif with_request and (scopable := [a for a in stmt["Action"] if cat.arn_formats(a)]):
                 notes.append(w("star_kept", sid=sid, actions=_names(scopable, w)))
             continue
-        kept = [r for r in ex["resources"] if "documented" in r and r["resource"] != "*"]
+        kept = [r for r in ex["resources"] if "documented" in r and r["resource"] != "*" and "unresolved" not in r]
         holes = [r["resource"] for r in kept if r["example"]]
         filled = [r["resource"] for r in kept if not r["example"] and r["resource"] != r["documented"]]
         if holes:
@@ -262,17 +386,29 @@ def _names(actions: list[str], w: Words) -> str:
 
 
 def _unscoped_values(cat: Catalogue, w: Words, reqs, consumed, statements) -> list[str]:
-    """Request values (S3 URIs, ECR images, KMS keys) that no rule or condition used, where the
-    policy grants that service only on named resources: the role will lack access to them."""
-    star = {a.partition(":")[0].lower() for s in statements if s["Resource"] == ["*"] for a in s["Action"]}
+    """Request values (S3 URIs, ECR images, KMS keys, ARNs of other services' resources) that no
+    rule or condition used, where the policy grants that service only on named resources (or not at
+    all): the role will lack access to them. None is dropped without a note."""
+    # a service whose every action here is on "*" (ecr:GetAuthorizationToken alone does not count:
+    # the image actions are scoped)
+    scoped = {a.partition(":")[0].lower() for s in statements if s["Resource"] != ["*"] for a in s["Action"]}
+    star = {a.partition(":")[0].lower() for s in statements if s["Resource"] == ["*"] for a in s["Action"]} - scoped
     notes = []
     for req in reqs:
         for path, _, member, value in req.members:
             if not isinstance(value, str) or not value.strip() or (req.source, value.strip()) in consumed:
                 continue
-            kind = value_vars(cat, value.strip())
+            try:
+                kind = value_vars(cat, value.strip())
+            except ValueRefused as exc:
+                raise KBError(w("value_refused", source=req.source, path=bare(path), reason=str(exc))) from None
             suffixes = cat.rules.get("member_suffix", {})
             service = kind[0] if kind else next((s for sfx, s in suffixes.items() if member.endswith(sfx)), None)
+            if service is None and value.strip().startswith("arn:") and value.count(":") >= 5:
+                # an ARN names a resource of its service (an SNS topic, a Lambda function, a log
+                # group); a role's own ARN is what the role is, not a resource it needs
+                service = value.split(":")[2] or None
+                service = None if service == "iam" else service
             if service is None or service in star:
                 continue
             what = w.ui.get(f"resource_{service}", service)

@@ -17,9 +17,18 @@ class Shape:
     service: str
     name: str
     type: str  # structure, list, map, string, …
-    members: dict[str, dict]  # structure: member name → {shape, required, doc}
+    members: dict[str, dict]  # structure: member name → {shape, required, doc, access}
     member: str | None = None  # list: the element shape
     value: str | None = None  # map: the value shape
+    access_when: tuple[dict, ...] = ()  # structure: {member, by, value, access} (request_shape.access_when_json)
+
+    def access_of(self, member: str, node: dict) -> str | None:
+        """What SageMaker does with the S3 location `member` names in this structure `node` (its
+        description; a type member's value may make it one object)."""
+        for rule in self.access_when:
+            if rule["member"] == member and node.get(rule["by"]) == rule["value"]:
+                return rule["access"]
+        return self.members.get(member, {}).get("access")
 
     @property
     def required_members(self) -> list[str]:
@@ -36,14 +45,15 @@ class Shapes:
     def get(self, service: str, name: str) -> Shape:
         key = (service, name)
         if key not in self._cache:
-            row = self.conn.execute("select type, members_json from request_shape where service = ? and name = ?",
-                                    key).fetchone()
+            row = self.conn.execute("select type, members_json, access_when_json from request_shape "
+                                    "where service = ? and name = ?", key).fetchone()
             if row is None:
                 raise KBError(f"the KB holds no request shape {name!r} of {service}: rebuild it with `ingest build`")
             data = json.loads(row[1]) if row[1] else None
             if row[0] == "structure":
                 members = {m["name"]: m for m in data or []}
-                self._cache[key] = Shape(service, name, row[0], members)
+                self._cache[key] = Shape(service, name, row[0], members,
+                                         access_when=tuple(json.loads(row[2]) if row[2] else ()))
             else:
                 self._cache[key] = Shape(service, name, row[0], {}, (data or {}).get("member"),
                                          (data or {}).get("value"))
@@ -91,6 +101,8 @@ class Request:
     source: str
     # every member present: (path with indices, owner shape, member name, value)
     members: list[tuple[str, str, str, object]] = field(default_factory=list)
+    # path → what SageMaker does with the S3 location there (reads, writes, object, …)
+    access: dict[str, str] = field(default_factory=dict)
 
 
 def json_type(value: object) -> str:
@@ -126,7 +138,8 @@ def bare(path: str) -> str:
     return re.sub(r"\[\d+\]", "", path)
 
 
-def _walk(shapes: Shapes, shape: Shape, node, path: str, out: list, unknown: list, source: str) -> None:
+def _walk(shapes: Shapes, shape: Shape, node, path: str, out: list, unknown: list, source: str,
+          access: dict[str, str]) -> None:
     if shape.type == "structure":
         if not isinstance(node, dict):
             raise KBError(f"{source}: {path or 'the request'} must be an object, not {json_type(node)}")
@@ -136,19 +149,23 @@ def _walk(shapes: Shapes, shape: Shape, node, path: str, out: list, unknown: lis
                 unknown.append((sub, list(shape.members)))
                 continue
             out.append((sub, shape.name, key, value))
-            _walk(shapes, shapes.child(shape, key), value, sub, out, unknown, source)
+            how = shape.access_of(key, node)
+            if how:
+                access[sub] = how
+            _walk(shapes, shapes.child(shape, key), value, sub, out, unknown, source, access)
     elif shape.type == "list" and node is not None and shape.member:
         if not isinstance(node, list):
             raise KBError(f"{source}: {path} must be a list, not {json_type(node)}")
         for i, item in enumerate(node):
-            _walk(shapes, shapes.get(shape.service, shape.member), item, f"{path}[{i}]", out, unknown, source)
+            _walk(shapes, shapes.get(shape.service, shape.member), item, f"{path}[{i}]", out, unknown, source, access)
 
 
 def _try_request(shapes: Shapes, api: str, body: dict, source: str) -> tuple[Request, list]:
     members: list = []
     unknown: list = []
-    _walk(shapes, shapes.input(api), body, "", members, unknown, source)
-    return Request(api, body, source, members), unknown
+    access: dict[str, str] = {}
+    _walk(shapes, shapes.input(api), body, "", members, unknown, source, access)
+    return Request(api, body, source, members, access), unknown
 
 
 def bind_request(shapes: Shapes, body: object, source: str, api: str | None, candidates: list[str]) -> Request:
