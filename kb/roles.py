@@ -55,7 +55,8 @@ def caller(conn, api: str) -> dict:
 
 def trust_policy(conn, lang: str | None = None, service: str | None = None, api: str | None = None,
                  region: str | None = None, account: str | None = None, page: str | None = None) -> dict:
-    """The trust policy of a role: the one a page documents for `api`'s kind of job (its
+    """The trust policy of a role: the one a page documents for `api`'s kind of job (the API whose
+    request carries the role, or the job a feature's role is for, CreateTransformJob; its
     confused-deputy conditions filled with `region` and `account`), else the plain one most pages
     print, for `service` when given."""
     lang = check_lang(conn, lang)
@@ -64,8 +65,8 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
         f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
                    p.url as page_url, p.page_key, p.title as page_title, p.lang,
                    (select group_concat(principal, ' ') from trust_principal t where t.snippet_id = sn.id) as principals,
-                   (select group_concat(c.api_name, ' ') from snippet_context x join role_context c on c.id = x.context_id
-                    where x.snippet_id = sn.id) as apis,
+                   (select group_concat(coalesce(c.api_name, x.subject_api), ' ') from snippet_context x
+                    join role_context c on c.id = x.context_id where x.snippet_id = sn.id) as apis,
                    (select count(*) from section q where q.page_id = p.id and q.is_api_section) as api_sections
             from snippet sn join section s on s.id = sn.section_id join page p on p.id = sn.page_id
             where sn.page_id in ({marks}) and sn.kind = 'trust' and sn.parsed_json is not null
