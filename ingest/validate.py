@@ -155,8 +155,9 @@ def across_pages(pages: list[tuple[str, PageFacts]]) -> list[Finding]:
 
 def _pages_disagree(pages: list[tuple[str, PageFacts]]) -> list[Finding]:
     """Per language, API × condition (None: the main policy, its default variant) → per page its Allow
-    actions; two pages that differ are one finding, on the later page (by key), naming both and what
-    each lists that the other does not. Features are one page's own; unclassified conditions too."""
+    actions; two pages that differ are one finding, on the page that lists what the other does not (the
+    later by key when both do), naming both and what each lists that the other does not. Features are one
+    page's own, and so are unclassified conditions: neither is compared."""
     table: dict[tuple[str, str, str | None], dict[str, tuple[set[str], PageFacts, Requirement]]] = defaultdict(dict)
     for key, facts in pages:
         for req in facts.requirements:
@@ -173,13 +174,14 @@ def _pages_disagree(pages: list[tuple[str, PageFacts]]) -> list[Finding]:
         keys = sorted(by_page)
         for i, a in enumerate(keys):
             for b in keys[i + 1:]:
-                (mine, _, first), (theirs, facts, req) = by_page[a], by_page[b]
-                if mine == theirs:
+                if by_page[a][0] == by_page[b][0]:
                     continue
+                x, y = (b, a) if not by_page[b][0] - by_page[a][0] else (a, b)  # on the page that lists more
+                (mine, _, first), (theirs, facts, req) = by_page[x], by_page[y]
                 what = f"{api} / {condition or 'main policy'}"
                 parts = [f"{page} (line {r.snippet.block.line}) lists {', '.join(sorted(acts - other))}, "
                          f"which {rival} does not"
-                         for page, r, acts, other, rival in ((b, req, theirs, mine, a), (a, first, mine, theirs, b))
+                         for page, r, acts, other, rival in ((y, req, theirs, mine, x), (x, first, mine, theirs, y))
                          if acts - other]
                 out.append(Finding("pages_disagree", what, f"{what}: " + "; ".join(parts), req.section,
                                    req.snippet.block.line, "warning", facts.page))
