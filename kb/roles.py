@@ -14,7 +14,9 @@ from .query import KBError, _where_pages, check_lang, did_you_mean, run_canned, 
 
 def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
     """Every role context some current page documents: the API whose request carries the role (and
-    that request member), or the feature a page documents; its pages and conditions."""
+    that request member), or the feature a page documents; its pages and conditions, and `used_by`: the
+    APIs whose request carries no role but whose jobs a page says run with this one (CreateTransformJob
+    with the model's). Those are never role contexts of their own."""
     lang = check_lang(conn, lang)
     marks, ids = _where_pages(conn, lang, page)
     out: dict[str, dict] = {}
@@ -23,9 +25,9 @@ def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
                 from requirement r join role_context c on c.id = r.context_id join page p on p.id = r.page_id
                 where r.page_id in ({marks}) order by c.key, p.page_key""", ids):
         item = out.setdefault(r["key"], {"key": r["key"], "api": r["api_name"], "role_member": r["role_member"],
-                                         "feature": r["feature"], "pages": [], "conditions": [], "subjects": []})
+                                         "feature": r["feature"], "pages": [], "conditions": [], "used_by": []})
         for field, value in (("pages", r["page_key"]), ("conditions", r["condition_key"]),
-                             ("subjects", r["subject_api"])):
+                             ("used_by", r["subject_api"])):
             if value and value not in item[field]:
                 item[field].append(value)
     return sorted(out.values(), key=lambda i: (i["api"] is None, i["key"]))
