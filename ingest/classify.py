@@ -85,6 +85,8 @@ def _identity(lead: str, context: list[str], headings: list[str], lex: Lexicon, 
         return Kind(OTHER, prefix + "a managed policy's own document")
     if lex.says("managed_policy_grants", lead):
         return Kind(OTHER, prefix + "its sentence says what a managed policy already grants")
+    if lex.says("vpc_endpoint_policy", lead):  # an endpoint policy printed without its Principal
+        return Kind(VPC_ENDPOINT, prefix + "the sentence calls it an endpoint policy")
     found = _whose(lex, prefix, (("sentence", [lead]), ("section's sentences", context), ("heading", headings)),
                    [lead, *context])
     if found is not None:
