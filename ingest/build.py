@@ -58,6 +58,7 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     current = [r for r in records if r.is_current]
     align_anchors(current)
     findings += drift_between_languages(current)
+    findings += validate.across_pages([(r.page_key, r.facts) for r in current])
     t4 = time.perf_counter()
     build_info = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,

@@ -37,8 +37,11 @@ def is_policy(parsed: sn.Parsed, statements: list[sn.Statement]) -> bool:
 
 
 def kind_of(raw: str, statements: list[sn.Statement], lead: str, headings: list[str], lex: Lexicon,
-            trust_actions: set[str], in_api_section: bool, context: list[str] | None = None) -> Kind:
-    """`context`: the section's other sentences since the previous snippet, nearest first."""
+            trust_actions: set[str], in_api_section: bool, context: list[str] | None = None,
+            previous: str | None = None) -> Kind:
+    """`context`: the section's other sentences since the previous snippet, nearest first;
+    `previous`: the kind of the section's previous snippet, which a policy no sentence places
+    continues when it is an identity policy ("Repeat the same steps … to add Amazon SNS permissions")."""
     if not looks_like_policy(raw) and not statements:
         return Kind(None, "not a policy")
     if any(s.principal is not None for s in statements):
@@ -47,8 +50,8 @@ def kind_of(raw: str, statements: list[sn.Statement], lead: str, headings: list[
         if '"Principal"' in raw:
             found = _resource_policy([], lead, headings, lex, trust_actions)
             return Kind(found.kind, "unreadable: " + found.reason)
-        return _identity(lead, context or [], headings, lex, in_api_section, "unreadable: ")
-    return _identity(lead, context or [], headings, lex, in_api_section, "")
+        return _identity(lead, context or [], headings, lex, in_api_section, "unreadable: ", previous)
+    return _identity(lead, context or [], headings, lex, in_api_section, "", previous)
 
 
 def _resource_policy(statements: list[sn.Statement], lead: str, headings: list[str], lex: Lexicon,
@@ -77,24 +80,40 @@ def _principal_kinds(statement: sn.Statement) -> list[str]:
 
 
 def _identity(lead: str, context: list[str], headings: list[str], lex: Lexicon, in_api_section: bool,
-              prefix: str) -> Kind:
+              prefix: str, previous: str | None = None) -> Kind:
     if any(lex.says("managed_policy_document", h) for h in headings[:1]):
         return Kind(OTHER, prefix + "a managed policy's own document")
     if lex.says("managed_policy_grants", lead):
         return Kind(OTHER, prefix + "its sentence says what a managed policy already grants")
-    for where, texts in (("sentence", [lead]), ("section's sentences", context), ("heading", headings)):
+    if lex.says("vpc_endpoint_policy", lead):  # an endpoint policy printed without its Principal
+        return Kind(VPC_ENDPOINT, prefix + "the sentence calls it an endpoint policy")
+    found = _whose(lex, prefix, (("sentence", [lead]), ("section's sentences", context), ("heading", headings)),
+                   [lead, *context])
+    if found is not None:
+        return found
+    if in_api_section:
+        return Kind(EXECUTION_ROLE, prefix + "an API's execution-role section")
+    if previous in (EXECUTION_ROLE, CALLER):
+        return Kind(previous, prefix + "no sentence says whose policy it is: it continues the section's previous one")
+    return Kind(OTHER, prefix + "no sentence says whose policy it is")
+
+
+def _whose(lex: Lexicon, prefix: str, places: tuple[tuple[str, list[str]], ...], weak: list[str]) -> Kind | None:
+    """Whose policy the texts say it is: strong words first, place by place (nearest first), then a
+    role named in weaker words in `weak`; None when they say nothing."""
+    for where, texts in places:
         for text in texts:
             if lex.says("other_service_role", text):
                 return Kind(OTHER, f"{prefix}its {where} gives it to another service's role")
+            if lex.says("execution_role_recipient", text):
+                return Kind(EXECUTION_ROLE, f"{prefix}its {where} gives it to the execution role")
             # "To use the console, … permission to create execution roles": a user's policy that
             # mentions roles. Where a text names both, the user is whom it is for.
             if lex.says("caller_lead", text):
                 return Kind(CALLER, f"{prefix}its {where} names a user or caller")
             if lex.says("execution_role_lead", text):
                 return Kind(EXECUTION_ROLE, f"{prefix}its {where} names the execution role")
-    for text in [lead, *context]:
+    for text in weak:
         if lex.says("role_lead", text):
             return Kind(EXECUTION_ROLE, prefix + "its sentence gives it to a role")
-    if in_api_section:
-        return Kind(EXECUTION_ROLE, prefix + "an API's execution-role section")
-    return Kind(OTHER, prefix + "no sentence says whose policy it is")
+    return None

@@ -5,7 +5,8 @@ botocore's shapes: CreateLabelingJob.RoleArn, CreateModel.ExecutionRoleArn), or,
 names no such API, the feature or task the page documents (its title). It is recognised, nearest
 first, from the section's own API heading, the APIs the lead sentence names or links to, the
 resource a heading names in words ("… for a Ground Truth Labeling Job": the noun of
-CreateLabelingJob), the APIs the section names before the snippet, and the page as a whole. No API
+CreateLabelingJob), the APIs the section's sentences about a role name before the snippet (by name,
+then by resource), or right after it, and the page as a whole. No API
 name is written here: every name comes from botocore, every phrase from the lexicons and
 ingest/facts/iam.toml.
 """
@@ -41,7 +42,7 @@ class RoleContext:
 @dataclass(frozen=True)
 class Attribution:
     context: RoleContext
-    how: str  # section_heading, lead, heading_noun, section, page_title, page, feature
+    how: str  # section_heading, lead, heading_noun, section, section_noun, section_after, page_title, page, feature
     subject: str | None = None  # the API the page is about when that API carries no role (CreateTransformJob)
 
 
@@ -127,10 +128,14 @@ class ContextFinder:
 
     def attribute(self, page: Page, page_key: str, section: Section, before: list[Block], lead: str,
                   section_apis: list[str], headings: list[str],
-                  names_role: Callable[[str], bool] = lambda text: True) -> list[Attribution]:
+                  names_role: Callable[[str], bool] = lambda text: True,
+                  after: list[Block] | None = None,
+                  of_resource: Callable[[str], bool] = lambda text: False) -> list[Attribution]:
         """The role contexts of an execution-role snippet, nearest evidence first (see the module
-        docstring). `before`: the section's blocks before the snippet; `headings`: its section's
-        heading, then the enclosing ones up to the page title."""
+        docstring). `before`: the section's blocks before the snippet; `after`: those after it, up to
+        the next code block; `headings`: its section's heading, then the enclosing ones up to the page
+        title; `of_resource`: whether a sentence says which resource's role it is (then the resource it
+        names in words is the context)."""
         if section_apis:
             return [Attribution(self.context_of(a), "section_heading") for a in section_apis]
         lead_blocks = [b for b in before if b.text == lead] if lead else []
@@ -147,10 +152,22 @@ class ContextFinder:
             subject = subject or (nouns[0] if nouns else None)
         # the section's earlier sentences, where they say whose role ("the IAM execution role that you use to create
         # your model"), not where they name an API in passing ("for example CreateTrainingJob")
-        named = list(dict.fromkeys(a for b in before if names_role(b.text) for a in self.apis_in_block(b)
-                                   if self.carries_role(a)))
+        saying = [b for b in reversed(before) if names_role(b.text)]  # nearest first
+        named = list(dict.fromkeys(a for b in saying for a in self.apis_in_block(b) if self.carries_role(a)))
         if 0 < len(named) <= MAX_NAMED:  # more is a list of APIs (the PassRole list), not what the section is about
             return [Attribution(self.context_of(a), "section", subject) for a in named]
+        if not named:
+            # "the IAM execution role used to create the labeling job": the nearest such sentence that names
+            # a resource; then "In the `RenderUiTemplate` operation, use the role's ARN in the `RoleArn` parameter"
+            for block in saying:
+                nouns = [a for a in self.apis_named_in(block.text) if self.carries_role(a)] \
+                    if of_resource(block.text) else []
+                if nouns:
+                    return [Attribution(self.context_of(a), "section_noun", subject) for a in nouns]
+            named = list(dict.fromkeys(a for b in after or [] if names_role(b.text) for a in self.apis_in_block(b)
+                                       if self.carries_role(a)))
+            if 0 < len(named) <= MAX_NAMED:
+                return [Attribution(self.context_of(a), "section_after", subject) for a in named]
         nouns = self.apis_named_in(headings[-1]) if headings else []
         roles = [a for a in nouns if self.carries_role(a)]
         if roles:

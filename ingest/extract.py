@@ -11,9 +11,9 @@ import re
 
 from . import classify, managed, tables
 from . import snippets as sn
-from .attribute import PageState, classify_snippet, feature_snippet, page_state, slug
+from .attribute import PageState, classify_snippet, feature_snippet, page_state, says_role, slug
 from .catalog import ApiMatch, ApiModel
-from .contexts import ContextFinder
+from .contexts import Attribution, ContextFinder
 from .facts import iam_rules
 from .lexicon import Lexicon, lexicon
 from .model import CODE, LIST_ITEM, NOTE, PARAGRAPH, Block, Page, Section
@@ -82,7 +82,7 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
     blocks = section.blocks
     for pos, block in enumerate(blocks):
         if block.kind != CODE:
-            if block.kind in (PARAGRAPH, NOTE, LIST_ITEM) and not block.in_item:
+            if block.kind in (PARAGRAPH, NOTE, LIST_ITEM):  # a list item's own paragraph too ("If your …, attach")
                 lead_block = block
             _prose_facts(facts, section, block, pos, lex, api_model, apis, finder)
             if block.cells is not None and not apis:
@@ -104,13 +104,16 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
         facts.snippets.append(snippet)
         _json_findings(facts, snippet)
         snippet.role = _role(snippet, lex, bool(apis), main_seen)
-        classify_snippet(snippet, state, lex, bool(apis), blocks[:pos])
+        classify_snippet(snippet, state, lex, bool(apis), blocks[:pos], facts.snippets)
+        after = _until_code(blocks, pos + 1)
         if snippet.kind == classify.TRUST:  # for which role a trust policy is, as for a role's policy
             snippet.attributions = finder.attribute(
                 state.page, facts.page_key, section, blocks[:pos], lead, [a.name for a in apis],
-                state.headings.get(id(section), [section.heading]))
+                state.headings.get(id(section), [section.heading]), says_role(lex), after,
+                lambda text: lex.says("role_of_resource", text))
+            snippet.attributions = _page_apis_trust(facts, snippet.attributions, finder)
         if not apis and snippet.kind == classify.EXECUTION_ROLE:
-            feature_snippet(facts, snippet, blocks[:pos], state, lex, finder)
+            feature_snippet(facts, snippet, blocks[:pos], state, lex, finder, after)
             lead_block = None
             continue
         if snippet.role == CONDITION:
@@ -125,6 +128,25 @@ def _extract_section(facts: PageFacts, section: Section, lex: Lexicon, api_model
                                                       finder.context_of(api.name)))
         lead_block = None  # a lead sentence introduces one snippet only
     return index
+
+
+def _page_apis_trust(facts: PageFacts, found: list[Attribution], finder: ContextFinder) -> list[Attribution]:
+    """A trust policy that nothing ties to one API, on a page of API permission sections ("… and is the
+    same for all of the execution roles"): the trust policy of the roles of those APIs."""
+    if any(a.how != "feature" for a in found):
+        return found
+    apis = list(dict.fromkeys(m.name for ms in facts.api_sections.values() for m in ms))
+    return [Attribution(finder.context_of(a), "page_sections") for a in apis] or found
+
+
+def _until_code(blocks: list[Block], start: int) -> list[Block]:
+    """The blocks from `start` up to the next code block."""
+    out = []
+    for block in blocks[start:]:
+        if block.kind == CODE:
+            break
+        out.append(block)
+    return out
 
 
 def _next_is_code(blocks: list[Block], pos: int) -> bool:
@@ -301,21 +323,23 @@ def _service_actions(text: str, scoped_actions: list[str]) -> list[str]:
 
 def _json_findings(facts: PageFacts, snippet: Snippet) -> None:
     parsed, block = snippet.parsed, snippet.block
-    if parsed.status == "invalid":
+    # A data sample, a request body or JSON Lines that does not parse is no defect of a policy.
+    policy = classify.looks_like_policy(block.text) or bool(snippet.statements)
+    if parsed.status == "invalid" and policy:
         facts.findings.append(Finding(
             "invalid_json", block.text.strip().splitlines()[0][:200] if block.text.strip() else "",
             f"snippet {snippet.index} is not valid JSON ({parsed.error}) and no safe repair exists",
-            snippet.section, _snippet_line(block, parsed.error_line)))
+            snippet.section, snippet_line(block, parsed.error_line)))
     elif parsed.status in ("too_deep", "too_large"):  # kb/limits.py: the snippet is not parsed at all
         facts.findings.append(Finding(
             f"snippet_{parsed.status}", block.text.strip()[:200].splitlines()[0] if block.text.strip() else "",
             f"snippet {snippet.index} is {parsed.error}: not read as a policy",
-            snippet.section, _snippet_line(block, parsed.error_line)))
-    elif parsed.status == "repaired":
+            snippet.section, snippet_line(block, parsed.error_line)))
+    elif parsed.status == "repaired" and policy:
         facts.findings.append(Finding(
             "repaired_json", _error_line_text(block, parsed.error_line),
             f"snippet {snippet.index} was not valid JSON ({parsed.error}); repaired: " + "; ".join(parsed.repairs),
-            snippet.section, _snippet_line(block, parsed.error_line), "warning"))
+            snippet.section, snippet_line(block, parsed.error_line), "warning"))
     for stmt in snippet.statements:
         if stmt.resources and len(set(stmt.resources)) < len(stmt.resources):
             dups = sorted({r for r in stmt.resources if stmt.resources.count(r) > 1})
@@ -325,7 +349,7 @@ def _json_findings(facts: PageFacts, snippet: Snippet) -> None:
                 snippet.section, block.line, "warning"))
 
 
-def _snippet_line(block: Block, inner: int | None) -> int:
+def snippet_line(block: Block, inner: int | None) -> int:
     # Fenced code starts one line below its fence; plain-text code is on its own line.
     offset = 1 if block.line and block.text.count("\n") else 0
     return block.line + offset + (inner or 1) - 1

@@ -36,7 +36,9 @@ def reference(section: Section, blocks: list[Block], pos: int, lex: Lexicon,
 
 
 def _policy_name(block: Block, lex: Lexicon, finder: ContextFinder) -> str | None:
-    candidates: list[tuple[str, str]] = []  # (name, how it prints in the text)
+    # (name, how it prints in the text): a link to the policy's ARN first, it names the policy for sure
+    candidates: list[tuple[str, str]] = [(m.group(1), link.text) for link in block.links
+                                         if (m := _ARN_TAIL.search(link.href))]
     for text in [*block.codes, *(link.text for link in block.links)]:
         word = text.strip().strip("`").strip()
         m = _MD_LINK.match(word)
@@ -45,12 +47,23 @@ def _policy_name(block: Block, lex: Lexicon, finder: ContextFinder) -> str | Non
             candidates.append((tail.group(1) if tail else m.group(1), word))
         else:
             candidates.append((word, word))
-    candidates += [(m.group(1), link.text) for link in block.links if (m := _ARN_TAIL.search(link.href))]
     for name, printed in candidates:
         if not _NAME.match(name) or finder.api_model.match(name) is not None:
             continue
-        at = block.text.find(printed)
+        at = _word_at(block.text, printed)
         window = block.text[max(at - _WINDOW, 0): at + len(printed) + _WINDOW] if at >= 0 else ""
         if window and lex.says("managed_policy", window):
             return name
     return None
+
+
+def _word_at(text: str, word: str) -> int:
+    """Where `word` prints as a word of its own (`SageMaker`, not the middle of
+    AmazonSageMakerGroundTruthExecution); -1 if nowhere."""
+    at = text.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return at
+        at = text.find(word, end)  # names are letters and digits: one starting inside this one is no word
+    return -1

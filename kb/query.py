@@ -146,12 +146,13 @@ def _where_pages(conn, lang: str, page: str | None) -> tuple[str, list[int]]:
 
 
 def documented(conn, lang: str, page: str | None = None) -> list[str]:
-    """The APIs and feature contexts some current page of `lang` documents permissions for."""
+    """The role contexts some current page of `lang` documents permissions for: the APIs whose request
+    carries the role, and the feature contexts. An API whose request carries no role (CreateTransformJob)
+    is none, even where a page about it documents the role it runs with (the model's)."""
     marks, ids = _where_pages(conn, lang, page)
     return [r[0] for r in conn.execute(
         f"""select distinct coalesce(r.api_name, c.key) from requirement r join role_context c on c.id = r.context_id
-            where r.page_id in ({marks}) union select distinct subject_api from requirement
-            where page_id in ({marks}) and subject_api is not null order by 1""", [*ids, *ids])]
+            where r.page_id in ({marks}) order by 1""", ids)]
 
 
 def resolve_api(conn, api: str, lang: str, page: str | None = None) -> str:
@@ -161,6 +162,7 @@ def resolve_api(conn, api: str, lang: str, page: str | None = None) -> str:
     known = documented(conn, lang, page)
     name = next((k for k in known if k.lower() == api.lower()), None) or api_named(conn, ids, api)
     if name is None or name not in known:
+        _runs_with_another_role(conn, marks, ids, name or api, lang)
         where = f"the {lang} page {page!r}" if page else f"any {lang} page"
         if name is None:
             elsewhere = [r[0] for r in conn.execute(
@@ -180,6 +182,20 @@ def resolve_api(conn, api: str, lang: str, page: str | None = None) -> str:
     return name
 
 
+def _runs_with_another_role(conn, marks: str, ids: list[int], api: str, lang: str) -> None:
+    """Refuse an API whose request carries no role but whose jobs a page says run with another API's
+    role (CreateTransformJob, the model's: CreateModel), naming that role and its pages."""
+    uses = conn.execute(
+        f"""select distinct r.subject_api, coalesce(r.api_name, c.key), p.page_key from requirement r
+            join role_context c on c.id = r.context_id join page p on p.id = r.page_id
+            where r.page_id in ({marks}) and lower(r.subject_api) = lower(?) order by 2, 3""", [*ids, api]).fetchall()
+    if uses:
+        contexts = list(dict.fromkeys(u[1] for u in uses))
+        raise KBError(f"{uses[0][0]}'s request carries no role (no role member in the API model): its jobs run "
+                      f"with {' and '.join(contexts)}'s role ({', '.join(dict.fromkeys(u[2] for u in uses))}); "
+                      f"`kb requirements {contexts[0]} --lang {lang}`")
+
+
 def api_named(conn, page_ids: list[int], text: str) -> str | None:
     """The model spelling of the API `text` names on those pages (case-insensitive; the page's
     own misspelling counts), or None."""
@@ -192,17 +208,17 @@ def api_named(conn, page_ids: list[int], text: str) -> str | None:
 
 
 def _requirement_rows(conn, name: str, lang: str, page: str | None = None):
-    """Every requirement of an API (its own, and those of pages about it that use another API's
-    role) or of a feature context, on the current pages of `lang`, page by page in reading order."""
+    """Every requirement of an API whose request carries the role, or of a feature context, on the
+    current pages of `lang`, page by page in reading order."""
     marks, ids = _where_pages(conn, lang, page)
     return conn.execute(
         f"""select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line,
                    s.anchor, s.heading, p.url as page_url, p.lang, p.page_key, p.title as page_title, c.key as context
             from requirement r join snippet sn on sn.id = r.snippet_id join role_context c on c.id = r.context_id
             join section s on s.id = r.section_id join page p on p.id = r.page_id
-            where r.page_id in ({marks}) and (r.api_name = ? or r.subject_api = ? or c.key = ?)
+            where r.page_id in ({marks}) and (r.api_name = ? or c.key = ?)
             order by p.page_key, sn.line, r.id""",
-        [*ids, name, name, name]).fetchall()
+        [*ids, name, name]).fetchall()
 
 
 def conditions(conn, api: str, lang: str | None = None, page: str | None = None) -> list[dict]:
@@ -336,9 +352,9 @@ def apis(conn, lang: str | None = None, passrole_only: bool = False, page: str |
                          section_url=section_url(r["url"], r["anchor"]))
             entry["pages"].append(r["page_key"])
     for r in conn.execute(
-            f"""select coalesce(r.api_name, r.subject_api) as api, s.anchor, s.heading, p.url, p.page_key
+            f"""select r.api_name as api, s.anchor, s.heading, p.url, p.page_key
                 from requirement r join section s on s.id = r.section_id join page p on p.id = r.page_id
-                where r.page_id in ({marks}) and coalesce(r.api_name, r.subject_api) is not null
+                where r.page_id in ({marks}) and r.api_name is not null
                 order by p.page_key, s.ord""", ids):
         entry = item(r["api"])
         if not entry["documented"]:

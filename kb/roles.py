@@ -14,7 +14,9 @@ from .query import KBError, _where_pages, check_lang, did_you_mean, run_canned, 
 
 def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
     """Every role context some current page documents: the API whose request carries the role (and
-    that request member), or the feature a page documents; its pages and conditions."""
+    that request member), or the feature a page documents; its pages and conditions, and `used_by`: the
+    APIs whose request carries no role but whose jobs a page says run with this one (CreateTransformJob
+    with the model's). Those are never role contexts of their own."""
     lang = check_lang(conn, lang)
     marks, ids = _where_pages(conn, lang, page)
     out: dict[str, dict] = {}
@@ -23,9 +25,9 @@ def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
                 from requirement r join role_context c on c.id = r.context_id join page p on p.id = r.page_id
                 where r.page_id in ({marks}) order by c.key, p.page_key""", ids):
         item = out.setdefault(r["key"], {"key": r["key"], "api": r["api_name"], "role_member": r["role_member"],
-                                         "feature": r["feature"], "pages": [], "conditions": [], "subjects": []})
+                                         "feature": r["feature"], "pages": [], "conditions": [], "used_by": []})
         for field, value in (("pages", r["page_key"]), ("conditions", r["condition_key"]),
-                             ("subjects", r["subject_api"])):
+                             ("used_by", r["subject_api"])):
             if value and value not in item[field]:
                 item[field].append(value)
     return sorted(out.values(), key=lambda i: (i["api"] is None, i["key"]))
@@ -55,7 +57,8 @@ def caller(conn, api: str) -> dict:
 
 def trust_policy(conn, lang: str | None = None, service: str | None = None, api: str | None = None,
                  region: str | None = None, account: str | None = None, page: str | None = None) -> dict:
-    """The trust policy of a role: the one a page documents for `api`'s kind of job (its
+    """The trust policy of a role: the one a page documents for `api`'s kind of job (the API whose
+    request carries the role, or the job a feature's role is for, CreateTransformJob; its
     confused-deputy conditions filled with `region` and `account`), else the plain one most pages
     print, for `service` when given."""
     lang = check_lang(conn, lang)
@@ -64,8 +67,8 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
         f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
                    p.url as page_url, p.page_key, p.title as page_title, p.lang,
                    (select group_concat(principal, ' ') from trust_principal t where t.snippet_id = sn.id) as principals,
-                   (select group_concat(c.api_name, ' ') from snippet_context x join role_context c on c.id = x.context_id
-                    where x.snippet_id = sn.id) as apis,
+                   (select group_concat(coalesce(c.api_name, x.subject_api), ' ') from snippet_context x
+                    join role_context c on c.id = x.context_id where x.snippet_id = sn.id) as apis,
                    (select count(*) from section q where q.page_id = p.id and q.is_api_section) as api_sections
             from snippet sn join section s on s.id = sn.section_id join page p on p.id = sn.page_id
             where sn.page_id in ({marks}) and sn.kind = 'trust' and sn.parsed_json is not null

@@ -10,12 +10,12 @@ current_page as (
   where page.is_current and page.lang = asked.lang and (asked.page is null or page.page_key = asked.page)
 ),
 documented as (  -- an API's own permissions section first, then the other pages, in page order
-  select coalesce(r.api_name, r.subject_api) as api, p.id as page_id, p.page_key, r.section_id,
-         row_number() over (partition by coalesce(r.api_name, r.subject_api)
+  select r.api_name as api, p.id as page_id, p.page_key, r.section_id,
+         row_number() over (partition by r.api_name
                             order by exists (select 1 from api_mention m where m.section_id = r.section_id
                                              and m.context = 'section') desc, p.page_key, r.id) as nth
   from requirement r join current_page p on p.id = r.page_id
-  where coalesce(r.api_name, r.subject_api) is not null
+  where r.api_name is not null
 )
 select d.api, coalesce((select m.doc_spelling from api_mention m join current_page p on p.id = m.page_id
                         where m.api_name = d.api and m.context = 'section' limit 1), d.api) as doc_spelling,
@@ -25,7 +25,7 @@ select d.api, coalesce((select m.doc_spelling from api_mention m join current_pa
                where r.api_name = d.api and r.variant = 'scoped') as has_scoped_variant,
        (select group_concat(key, ',') from (
           select distinct r.condition_key as key from requirement r join current_page q on q.id = r.page_id
-          where (r.api_name = d.api or r.subject_api = d.api) and r.condition_key is not null
+          where r.api_name = d.api and r.condition_key is not null
           order by r.condition_key)) as conditions,
        exists (select 1 from api_mention pr join current_page q on q.id = pr.page_id
                where pr.api_name = d.api and pr.context = 'passrole') as passes_role,

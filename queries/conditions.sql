@@ -20,8 +20,7 @@ documented as (
   join asked
   where p.is_current and p.lang = asked.lang and r.condition_key is not null
     and (asked.page is null or p.page_key = asked.page)
-    and (asked.api = '' or lower(r.api_name) = lower(asked.api) or lower(r.subject_api) = lower(asked.api)
-         or lower(c.key) = lower(asked.api))
+    and (asked.api = '' or lower(r.api_name) = lower(asked.api) or lower(c.key) = lower(asked.api))
 )
 select d.api, c.key,
        coalesce((select l.label from condition_label l where l.condition_key = c.key and l.lang = asked.lang),

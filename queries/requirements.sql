@@ -19,8 +19,6 @@ named as (  -- the model's spelling (a page's own misspelling accepted), or a fe
   select coalesce(
     (select r.api_name from requirement r join current_page p on p.id = r.page_id, asked
      where lower(r.api_name) = lower(asked.api) limit 1),
-    (select r.subject_api from requirement r join current_page p on p.id = r.page_id, asked
-     where lower(r.subject_api) = lower(asked.api) limit 1),
     (select m.api_name from api_mention m join current_page p on p.id = m.page_id, asked
      where lower(m.doc_spelling) = lower(asked.api) limit 1),
     (select c.key from role_context c, asked where lower(c.key) = lower(asked.api))) as name
@@ -30,7 +28,7 @@ api_requirement as (
   join current_page p on p.id = r.page_id
   join role_context c on c.id = r.context_id
   join named
-  where r.api_name = named.name or r.subject_api = named.name or c.key = named.name
+  where r.api_name = named.name or c.key = named.name
 ),
 scoped_page as (  -- the pages that give a resource-scoped variant
   select distinct page_id from api_requirement where variant = 'scoped'

@@ -21,7 +21,8 @@ _LANG_FILE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\.toml$")
 PHRASE_GROUPS = ("api_section_heading", "scoped_variant", "key_policy", "scoping_intro", "condition_lead",
                  "prose_requirement", "bucket_policy", "vpc_endpoint_policy", "execution_role_lead", "caller_lead",
                  "role_lead", "managed_policy", "managed_policy_except", "required_only_if", "managed_policy_document",
-                 "example_mention", "other_service_role", "managed_policy_grants")
+                 "example_mention", "other_service_role", "managed_policy_grants", "role_of_resource",
+                 "execution_role_recipient")
 
 
 def squash(text: str) -> str:
