@@ -9,6 +9,8 @@ import click
 
 from . import policy as P
 from .cli import _run, json_option, lang_option
+from .policy.formats import FORMATS, render
+from .policy.role import whole_role
 from .query import KBError
 
 
@@ -85,7 +87,7 @@ def _with(options):
 
 
 @click.command()
-@click.argument("apis", nargs=-1, required=True, metavar="API [API...]")
+@click.argument("apis", nargs=-1, metavar="[API...]")
 @click.option("--condition", "conditions", multiple=True, help="Add a condition's statements (see `kb conditions API`).")
 @click.option("--scoped", is_flag=True, help="The page's resource-scoped variant (implied by --request).")
 @request_option
@@ -94,11 +96,15 @@ def _with(options):
               "and where each resource came from.")
 @click.option("--strict", is_flag=True, help="Exit with status 2 when a resource is a placeholder or the page's "
               "unscoped form because the request does not name it (the policy is printed all the same).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
+              help="json: the permissions policy; role: one JSON with the trust policy, the permissions and the "
+                   "caller's policy; cloudformation (YAML), terraform or cli: the same, ready to deploy. Over "
+                   "IAM's size quotas the permissions are split into managed policies.")
 @lang_option
 @json_option
 @click.pass_obj
 def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, account, kms_key_arns, manifests,
-           explain, strict, lang, as_json):
+           explain, strict, fmt, lang, as_json):
     """An IAM policy for a role passed to API(s): the page's statements, with the request's resources.
 
     Standard output is the policy document alone (the conditions used and the notes go to stderr),
@@ -108,7 +114,13 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
                                   requests=_requests(requests), input_kms_keys=list(input_kms_keys),
                                   region=region, account=account, kms_key_arns=_key_arns(kms_key_arns),
                                   manifests=_manifests(manifests)))
-    _print_policy(data, explain, as_json)
+    if fmt == "json":
+        _print_policy(data, explain, as_json)
+    else:
+        role = _run(lambda: whole_role(obj.conn(), data, data["lang"]))
+        click.echo(render(fmt, role), nl=False)
+        for note in data["notes"] + role["notes"]:
+            click.echo(f"note: {note}", err=True)
     if strict and data["unresolved"]:
         sys.exit(2)
 

@@ -25,6 +25,7 @@ from .arns import (
     value_what,
 )
 from .catalogue import Catalogue
+from .inputs import expand
 from .plan import Plan, plan
 from .request import Request, Shapes, bare, bind_request, strings_in
 from .role_policy import glob_covers
@@ -53,10 +54,18 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     key ARN; `manifests` are (manifest document, name) pairs."""
     lang = query.check_lang(conn, lang)
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
-    reqs = bind_requests(conn, shapes, apis, requests, lang)
+    specs, input_notes = expand(conn, cat, list(requests), w)  # CloudTrail events, Pipeline steps
+    apis = list(apis) or list(dict.fromkeys(a for a, _, _ in specs if a))
+    if not apis and specs:  # a bare request body: the API whose request model takes it, of those passing a role
+        passing = [r[0] for r in conn.execute(
+            "select distinct api_name from role_context where role_member is not null order by 1")]
+        apis = list(dict.fromkeys(bind_request(shapes, body, source, None, passing).api for _, body, source in specs))
+    if not apis:
+        raise KBError(w("apis_needed"))
+    reqs = bind_requests(conn, shapes, apis, specs, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     ctx = context_from(cat, reqs, region, account, kms_key_arns or {})
-    notes = list(p.notes)
+    notes = input_notes + list(p.notes)
     if reqs:
         scoped = True
     groups: dict[tuple, dict[str, _Grant]] = {}
@@ -103,7 +112,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
         "apis": p.apis, "lang": lang, "variant": "scoped" if scoped else "default",
         "conditions": {a: [{"key": k, "label": p.documented[a][k]["label"], "why": why, **p.origins[a][k]}
                            for k, why in p.chosen[a].items()] for a in p.apis},
-        "requests": [{"source": r.source, "api": r.api} for r in reqs],
+        "requests": [_summary(r) for r in reqs],
         "context": {"partition": ctx.partition, "region": ctx.region, "account": ctx.account, "from": ctx.origin},
         "policy": {"Version": VERSION, "Statement": statements},
         "explain": explain,
@@ -114,6 +123,15 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
            for var in unknown],
         "notes": list(dict.fromkeys(notes)),
     }
+
+
+def _summary(r: Request) -> dict:
+    """A request as the whole role needs it (kb/policy/role.py): its top-level names and the
+    members it sets."""
+    return {"source": r.source, "api": r.api,
+            "names": {path: v for path, _, _, v in r.members if "." not in path and "[" not in path and isinstance(v, str)},
+            "fields": sorted({bare(path) for path, _, _, _ in r.members}),
+            "values": {b: v for b, v in reversed([(bare(path), v) for path, _, _, v in r.members if isinstance(v, str)])}}
 
 
 def _unknown_parts_wild(statements: list[dict], explain: list[dict], unknown: list[str]) -> tuple[list, list]:
