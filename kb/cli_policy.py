@@ -171,7 +171,8 @@ def _print_header_notes(data: dict, *, err: bool) -> None:
 @click.option("--condition", "conditions", multiple=True, help="A condition that applies (repeatable).")
 @request_option
 @_with(context_options)
-@click.option("--strict", is_flag=True, help="Exit with status 2 when anything is missing or in excess.")
+@click.option("--strict", is_flag=True, help="Exit with status 2 when anything is missing, in excess, or granted on "
+              "resources broader than the request needs.")
 @lang_option
 @json_option
 @click.pass_obj
@@ -189,7 +190,7 @@ def audit(obj, policy_files, apis, conditions, requests, input_kms_keys, region,
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         _print_audit(data)
-    if strict and (data["missing"] or data["excess"]):
+    if strict and (data["missing"] or data["excess"] or data["broader"]):
         sys.exit(2)
 
 
@@ -210,7 +211,8 @@ def _print_audit(d: dict) -> None:
         listed = ", ".join(e["actions"][:8]) + (" …" if e["count"] > 8 else "") if "actions" in e else \
             ", ".join(f"{s} {n}" for s, n in list(e["by_service"].items())[:8]) + " …"
         click.echo(f"  {e['pattern']} [{e['statement']}] grants {e['count']} unneeded: {listed}")
-    for key, title in (("resource_notes", "resources"), ("optional", "optional"), ("unknown_actions", "unknown actions")):
+    for key, title in (("broader", "broader than the request needs"), ("resource_notes", "resources"),
+                       ("optional", "optional"), ("unknown_actions", "unknown actions")):
         if d[key]:
             click.echo(f"\n{title} ({len(d[key])})")
             for n in d[key]:

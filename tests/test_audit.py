@@ -138,7 +138,7 @@ def test_request_audit_reports_grants_broader_than_the_request(conn):
     got = P.audit(conn, [doc("scoped-training-role.json")], ["CreateTrainingJob"],
                   requests=[request("create-training-job.json")])
     assert got["missing"] == [] and got["conditions"]["CreateTrainingJob"] == ["kms_output", "kms_volume", "vpc"]
-    wide = {a: n["needed_on"] for n in got["resource_notes"] if "needed_on" in n for a in n["actions"]}
+    wide = {a: n["needed_on"] for n in got["broader"] for a in n["actions"]}
     assert wide["s3:ListBucket"] == ["arn:aws:s3:::acme-ml-data", "arn:aws:s3:::acme-shared-features"]
     assert wide["kms:Encrypt"] == [f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
 
@@ -216,3 +216,64 @@ def test_cli_malformed_policy_file_is_one_line(kb_db, tmp_path, name, content, m
     run = kb(kb_db, "audit", str(path), "--api", "CreateModel")
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and message in run.stderr and "Traceback" not in run.stderr
+
+
+# ------------------------------------------------ an audit an engineer can trust (issue 12) ---
+
+def _composed_training(conn):
+    return P.compose(conn, ["CreateTrainingJob"], requests=[request("training-full.json")])
+
+
+def test_wildcards_broader_than_the_request_are_reported_and_fail_strict(conn, tmp_path, kb_db):
+    policy = json.loads(json.dumps(_composed_training(conn)["policy"]))
+    for st in policy["Statement"]:
+        if {"s3:GetObject", "s3:PutObject"} & set(st["Action"]):
+            st["Resource"] = ["arn:aws:s3:::*/*"]
+        if "ecr:BatchGetImage" in st["Action"] and st["Resource"] != ["*"]:
+            st["Resource"] = [f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/*"]
+    got = P.audit(conn, [(policy, "wide.json")], ["CreateTrainingJob"], requests=[request("training-full.json")])
+    assert got["missing"] == []
+    wide = {a: n["granted_on"] for n in got["broader"] for a in n["actions"]}
+    assert wide["s3:GetObject"] == ["arn:aws:s3:::*/*"] and wide["s3:PutObject"] == ["arn:aws:s3:::*/*"]
+    assert wide["ecr:BatchGetImage"] == [f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/*"]
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps(policy))
+    run = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "audit", str(path), "--api", "CreateTrainingJob",
+                          "--request", str(FIXTURES / "requests" / "training-full.json"), "--strict"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "broader than the request needs" in run.stdout
+
+
+def test_the_composed_policy_passes_strict_and_so_does_it_with_the_key_arn_for_the_alias(conn):
+    composed = _composed_training(conn)
+    got = P.audit(conn, [(composed["policy"], "p.json")], ["CreateTrainingJob"], requests=[request("training-full.json")])
+    assert (got["missing"], got["excess"], got["broader"]) == ([], [], [])
+    # the alias's grant (key/* where kms:ResourceAliases names it) replaced by the key itself
+    key = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/0a1b2c3d-1111-2222-3333-444455556666"
+    fixed = json.loads(json.dumps(composed["policy"]))
+    for st in fixed["Statement"]:
+        if "Condition" in st and "kms:ResourceAliases" in json.dumps(st["Condition"]):
+            del st["Condition"]
+            st["Resource"] = [key]
+    got = P.audit(conn, [(fixed, "fixed.json")], ["CreateTrainingJob"], requests=[request("training-full.json")])
+    assert got["missing"] == [] and got["broader"] == []
+
+
+def test_a_tag_conditioned_grant_covers_only_if_its_condition_holds(conn):
+    policy = json.loads(json.dumps(_composed_training(conn)["policy"]))
+    for st in policy["Statement"]:
+        if "s3:GetObject" in st["Action"]:
+            st["Resource"] = ["arn:aws:s3:::*"]
+            st["Condition"] = {"StringEquals": {"s3:ExistingObjectTag/project": "fraud"}}
+    got = P.audit(conn, [(policy, "tagged.json")], ["CreateTrainingJob"], requests=[request("training-full.json")])
+    gets = [m for m in got["missing"] if m["action"] == "s3:GetObject"]
+    assert gets and all(m["reason"].startswith("covered only if the Condition of ") and "ExistingObjectTag" in m["reason"]
+                        for m in gets)
+
+
+def test_the_same_excess_pattern_in_two_statements_is_listed_once(conn):
+    role = inline({"Sid": "A", "Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+                  {"Sid": "B", "Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:aws:dynamodb:*:*:table/x"})
+    got = P.audit(conn, [role], ["CreateTrainingJob"])
+    [entry] = [e for e in got["excess"] if e["pattern"] == "dynamodb:*"]
+    assert entry["statement"].count(",") == 1

@@ -167,7 +167,11 @@ def known_languages() -> list[str]:
 
 @cache
 def _load(path: Path) -> Lexicon:
-    return Lexicon(tomllib.loads(path.read_text(encoding="utf-8")), path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:  # a lexicon is data anyone may edit: say where it is wrong
+        raise LexiconError(f"{path}: not valid TOML: {exc}") from None
+    return Lexicon(data, path)
 
 
 def lexicon(lang: str) -> Lexicon:

@@ -17,7 +17,7 @@ from .catalogue import Catalogue
 from .compose import bind_requests, compose
 from .plan import Plan, plan
 from .request import Shapes
-from .role_policy import parse_role_policy
+from .role_policy import glob_covers, parse_role_policy
 from .words import Words
 
 MAX_ACTIONS_LISTED = 250  # an excess pattern granting more is summarised per service
@@ -48,12 +48,13 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
         if entry:
             missing.append({"action": action, "needed_by": sorted(need.must[action]), **entry,
                             "source": need.sources.get(action)})
-    comp_notes = []
+    comp_notes: list[str] = []
+    broader: list[dict] = []
     if reqs:
         comp = compose(conn, apis, conditions, lang=lang, requests=requests, input_kms_keys=input_kms_keys,
                        region=region, account=account, kms_key_arns=kms_key_arns, manifests=manifests)
         missing += _uncovered(comp, allows, denies, w)
-        notes += _broader_than_needed(comp, allows, w)
+        broader = _broader_than_needed(comp, allows, w)
         comp_notes = comp["notes"]
     excess, unknown = _excess(cat, allows, denies, need, w)
     return {
@@ -61,6 +62,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
         "conditions": {a: sorted(p.chosen[a]) for a in p.apis},
         "missing": missing,
         "excess": excess,
+        "broader": broader,  # resources wider than the request needs (`kb audit --strict` fails on them)
         "resource_notes": _grouped(notes),
         "optional": [{"action": a, "needed_by": sorted(need.may[a]), "note": w("one_variant")}
                      for a in sorted(need.may, key=str.lower) if a not in need.must],
@@ -134,7 +136,8 @@ def _excess(cat: Catalogue, allows, denies, n: _Needs, w: Words) -> tuple[list[d
     per granting pattern; patterns that name no known action."""
     needed = {a.lower() for need in n.may for a in (cat.expand(need) or [cat.canonical(need)])}
     fully_denied = [s for s in denies if s.unrestricted]
-    excess, unknown = [], []
+    excess: dict[str, dict] = {}  # pattern → its entry, the statements granting it named together
+    unknown = []
     for s in allows:
         for pattern in s.actions if s.actions is not None else [None]:
             granted = cat.expand(pattern) if pattern else [a for a in cat.expand("*") if s.matches(a)]
@@ -145,8 +148,12 @@ def _excess(cat: Catalogue, allows, denies, n: _Needs, w: Words) -> tuple[list[d
                 continue
             extra = [a for a in granted if a.lower() not in needed and not any(d.matches(a) for d in fully_denied)]
             if extra:
-                excess.append(_excess_entry(pattern or f"NotAction {json.dumps(s.not_actions)}", s.label, extra))
-    return excess, unknown
+                key = pattern or f"NotAction {json.dumps(s.not_actions)}"
+                if key in excess:
+                    excess[key]["statement"] += f", {s.label}"
+                else:
+                    excess[key] = _excess_entry(key, s.label, extra)
+    return list(excess.values()), unknown
 
 
 def _grouped(notes: list[dict]) -> list[dict]:
@@ -171,28 +178,58 @@ def _request_pairs(comp: dict):
 
 
 def _uncovered(comp: dict, allows, denies, w: Words) -> list[dict]:
+    """Each resource the request needs, covered by an Allow without a Condition (or with the very
+    condition the need carries, a KMS alias's); a Condition the request cannot be shown to meet
+    covers it only if that condition holds: reported, not counted. A need with its own condition
+    (key/* where the alias is X) is met too by a grant on a narrower resource inside it (one key)."""
     out = []
     for action, prov in _request_pairs(comp):
-        arn = prov["resource"]
-        ok = any(s.matches(action) and s.covers(arn) for s in allows)
+        arn, wanted = prov["resource"], prov.get("condition")
+        covering = [s for s in allows if s.matches(action) and s.covers(arn)]
+        plain = [s for s in covering if s.condition is None or s.condition == wanted]
+        if wanted and not plain:
+            plain = [s for s in allows if s.matches(action) and s.condition is None and s.resources
+                     and any(r != arn and glob_covers(arn, r) for r in s.resources)]
         denied = next((s for s in denies if s.matches(action) and s.covers(arn)), None)
-        if not ok or denied:
+        if denied or not plain:
+            if denied:
+                reason = w("denied_by", statement=denied.describe())
+            elif covering:
+                reason = w("covered_only_if", statement=covering[0].label,
+                           condition=json.dumps(covering[0].condition, ensure_ascii=False))
+            else:
+                reason = w("not_covered")
             out.append({"action": action, "resource": arn, "from": f"{prov['request']}: {prov['field']}",
-                        "reason": w("denied_by", statement=denied.describe()) if denied else w("not_covered")})
+                        "reason": reason})
     return out
 
 
 def _broader_than_needed(comp: dict, allows, w: Words) -> list[dict]:
+    """Resources an Allow grants a needed action on that reach beyond every resource the request
+    needs for it ("*", arn:aws:s3:::*/*, repository/*): one entry per action and statement."""
     needed: dict[str, set[str]] = {}
     for action, prov in _request_pairs(comp):
         needed.setdefault(action, set()).add(prov["resource"])
     out = []
     for action, arns in needed.items():
-        wide = next((s for s in allows if s.matches(action) and s.resources is not None and "*" in s.resources), None)
-        if wide:
-            out.append({"action": action, "granted_on": ["*"], "needed_on": sorted(arns),
-                        "note": w("broader", statement=wide.label)})
-    return out
+        for s in allows:
+            if not s.matches(action) or s.resources is None:
+                continue
+            wide = [r for r in s.resources if any(glob_covers(r, a) for a in arns)
+                    and not any(glob_covers(a, r) for a in arns)]
+            if wide:
+                out.append({"actions": [action], "granted_on": wide, "needed_on": sorted(arns), "statement": s.label,
+                            "note": w("broader", statement=s.label, granted=", ".join(wide))})
+    return _grouped_broader(out)
+
+
+def _grouped_broader(entries: list[dict]) -> list[dict]:
+    """One entry for the actions one statement grants as broadly on the same needs."""
+    groups: dict[str, dict] = {}
+    for e in entries:
+        key = json.dumps({k: v for k, v in e.items() if k != "actions"}, sort_keys=True)
+        groups.setdefault(key, {**e, "actions": []})["actions"] += e["actions"]
+    return list(groups.values())
 
 
 def _excess_entry(pattern: str, label: str, actions: list[str]) -> dict:

@@ -190,8 +190,8 @@
   }
 
   function showAudit(data) {
-    const broader = data.resource_notes.filter((n) => n.needed_on);
-    const otherNotes = data.resource_notes.filter((n) => !n.needed_on);
+    const broader = data.broader;
+    const otherNotes = data.resource_notes;
     const heads = [t("col_action"), t("panel_needed_by"), t("panel_reason"), t("panel_page_says")];
     result.replaceChildren(
       el("h3", { text: t("panel_audit_heading") }),
