@@ -15,7 +15,7 @@ from .. import query
 from ..query import KBError
 from .arns import PLACEHOLDER, context_from, fill_documented, is_placeholder, value_to_arn, value_vars, value_what
 from .catalogue import Catalogue
-from .plan import Plan, plan
+from .plan import Plan, check_role, plan
 from .request import Request, Shapes, bare, bind_request, strings_in
 from .role_policy import glob_covers
 from .words import Words
@@ -37,7 +37,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     resources filled from the requests through the KB's scoping rules, merged.
 
     `requests` are (api or None, body, source name) triples."""
-    lang = query.check_lang(conn, lang)
+    lang = check_role(conn, apis, conditions, lang)[0]  # every unknown API, condition, language at once
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
     reqs = bind_requests(conn, shapes, apis, requests, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
