@@ -14,13 +14,14 @@ from urllib.parse import urlparse, urlsplit
 import click
 
 from kb import __version__, default_db
+from kb.cli_errors import Count, Number, OneLineGroup, fail
 
 from .sources import DEFAULT_SOURCES, Source, SourceError, load_sources
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"ingest: {message}", err=True)
-    sys.exit(1)
+    """One line on stderr (`{"error": …}` with --json), exit 1."""
+    fail("ingest", message)
 
 
 def check_languages(langs) -> None:
@@ -39,7 +40,7 @@ db_option = click.option("--db", "db_path", type=click.Path(dir_okay=False, path
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 
 
-@click.group()
+@click.group(name="ingest", cls=OneLineGroup)
 @click.version_option(__version__, prog_name="ingest", message="%(prog)s %(version)s")
 def main():
     """Build the SageMaker execution-role knowledge base from AWS's documentation."""
@@ -127,12 +128,12 @@ def build_summary(report) -> dict:
 @click.option("--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Source list (default: data/sources.toml); its snapshots receive accepted pages.")
 @click.option("--force", is_flag=True, help="Accept a page that lost most of its facts.")
-@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds each read may wait.")
-@click.option("--retries", type=int, default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
-@click.option("--max-bytes", type=int, default=5_000_000, show_default=True, help="Largest page accepted.")
-@click.option("--page-deadline", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
+@click.option("--timeout", type=Number(min=0.1), default=15.0, show_default=True, help="Seconds each read may wait.")
+@click.option("--retries", type=Count(min=0), default=3, show_default=True, help="Extra attempts on 429, 5xx and timeouts.")
+@click.option("--max-bytes", type=Count(min=1), default=5_000_000, show_default=True, help="Largest page accepted.")
+@click.option("--page-deadline", type=Number(min=0.1), default=120.0, show_default=True,
               help="Seconds one page's fetch may take in all (attempts, Retry-After waits, a slow body).")
-@click.option("--run-deadline", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+@click.option("--run-deadline", type=Number(min=0.1), default=900.0, show_default=True,
               help="Seconds the fetches of the whole run may take; pages still to fetch then fail.")
 @click.option("--register/--no-register", default=None,
               help="Write accepted pages into the source list's snapshots (default: only when the KB is "

@@ -18,6 +18,12 @@ class QueryFileError(RuntimeError):
     """queries/ and its metadata.yml disagree: a packaging mistake, reported at start-up."""
 
 
+# What a parameter may be, as metadata.yml's `checks` declares it for each parameter of a query
+# (kb/params.py checks each with the function the `kb` commands check theirs with); `text` is free.
+CHECK_TYPES = ("lang", "page", "page_any", "page_versions", "context", "conditions", "subject", "subject_condition",
+               "finding_kind", "change_kind", "date", "flag", "action", "caller_api", "text")
+
+
 @functools.cache
 def load_queries(directory: Path = QUERIES) -> dict[str, dict]:
     """queries/<name>.sql with its titles and descriptions from queries/metadata.yml. A query
@@ -36,11 +42,18 @@ def load_queries(directory: Path = QUERIES) -> dict[str, dict]:
         missing = [f"{k}.en" for k in ("title", "description") if not (m.get(k) or {}).get("en")]
         if "params" not in m:
             missing.append("params")
+        checks = dict(m.get("checks") or {})
+        missing += [f"checks.{p}" for p in m.get("params") or [] if p not in checks]
         if missing:
             raise QueryFileError(f"{directory / 'metadata.yml'}: {name} needs {', '.join(missing)}")
+        wrong = [f"{p}: {t}" for p, t in checks.items() if t not in CHECK_TYPES or p not in m["params"]]
+        if wrong or len(set(checks.values()) - {"text"}) != len([t for t in checks.values() if t != "text"]):
+            raise QueryFileError(f"{directory / 'metadata.yml'}: {name}'s checks must give each parameter one of "
+                                 f"{', '.join(CHECK_TYPES)}, each type once: {', '.join(wrong) or checks}")
         out[name] = {
             "sql": path.read_text(encoding="utf-8").strip(),
             "params": list(m["params"]),
+            "checks": checks,
             "title": dict(m["title"]), "description": dict(m["description"]),
             "example": {k: str(v) for k, v in (m.get("example") or {}).items()},
             "hide_sql": bool(m.get("hide_sql", True)),

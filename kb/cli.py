@@ -8,6 +8,7 @@ import sys
 import click
 
 from . import __version__, default_db, query
+from .cli_errors import Count, Number, fail
 from .lazy_group import LazyGroup
 from .query import KBError
 
@@ -21,12 +22,12 @@ class _Ctx:
 
 
 def _run(fn):
-    """Turn a KBError into one line on stderr and exit 1: no traceback for a user's mistake."""
+    """Turn a KBError into one line on stderr (`{"error": …}` with --json) and exit 1: no traceback
+    for a user's mistake."""
     try:
         return fn()
     except KBError as exc:
-        click.echo(f"kb: {exc}", err=True)
-        sys.exit(1)
+        fail("kb", str(exc), error=exc)
 
 
 def _emit(data, as_json: bool, text_fn) -> None:
@@ -36,7 +37,7 @@ def _emit(data, as_json: bool, text_fn) -> None:
         text_fn(data)
 
 
-@click.group(cls=LazyGroup, lazy={
+@click.group(name="kb", cls=LazyGroup, lazy={
     "policy": "kb.cli_policy:policy",
     "audit": "kb.cli_policy:audit",
     "changes": "kb.cli_history:changes",
@@ -150,18 +151,16 @@ def scoping_cmd(obj, api, lang, page, as_json):
 
 @main.command()
 @click.option("--lang", default=None, metavar="LANG", help="Only this language's page.")
-@click.option("--kind", default=None, help="Only findings of this kind (invalid_json, drift, …).")
+@click.option("--kind", default=None, help="Only findings of this kind (invalid_json, drift, …; an unknown one is "
+              "refused with the kinds there are).")
 @click.option("--history", is_flag=True, help="Include findings in older revisions.")
+@click.option("--strict", is_flag=True, help="Exit with status 2 when a finding has severity error (for CI).")
 @page_option
 @json_option
 @click.pass_obj
-def check(obj, lang, kind, history, page, as_json):
+def check(obj, lang, kind, history, strict, page, as_json):
     """Errors in the docs themselves: typos, fields not in the API model, bad JSON, drift, pages that disagree."""
-    def run():
-        conn = obj.conn()
-        return query.findings(conn, query.check_lang(conn, lang) if lang else None, history, kind, page)
-
-    data = _run(run)
+    data = _run(lambda: query.findings(obj.conn(), lang, history, kind, page))
 
     def text(d):
         for f in d:
@@ -169,12 +168,14 @@ def check(obj, lang, kind, history, page, as_json):
             click.echo(f"{f['severity']:<7} {f['kind']:<22} {f['subject']}\n        {f['detail']}  [{where}]")
 
     _emit(data, as_json, text)
+    if strict and any(f["severity"] == "error" for f in data):
+        sys.exit(2)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
-@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
-@click.option("--budget", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--port", default=8001, show_default=True, type=Count(min=0, max=65535), help="Port to listen on.")
+@click.option("--budget", type=Number(min=0.1), default=10.0, show_default=True,
               help="Seconds one /-/policy or /-/audit request may take before it is stopped (503).")
 @click.pass_obj
 def serve(obj, host, port, budget):

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from . import history as changelog
 from .cli import _emit, _run, json_option
-from .query import KBError
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-def _date(value: str | None) -> str | None:
-    if value is not None and not _DATE.match(value):
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)")
-    return value
 
 
 @click.command()
-@click.option("--since", callback=lambda ctx, p, v: _date(v), default=None,
-              help="Only changes dated on or after DATE (YYYY-MM-DD).")
+@click.option("--since", default=None, metavar="DATE", help="Only changes dated on or after DATE (YYYY-MM-DD; "
+              "a date that is not one is refused).")
 @click.option("--lang", default=None, metavar="LANG", help="Only this language's page.")
 @click.option("--page", "page_key", default=None, help="Only this page (page key, e.g. sagemaker-roles).")
-@click.option("--kind", default=None, help="Only changes of this kind (action_added, api_*, …).")
+@click.option("--kind", default=None, help="Only changes of this kind (action_added, api_*, …; an unknown one is "
+              "refused with the kinds there are).")
 @json_option
 @click.pass_obj
 def changes(obj, since, lang, page_key, kind, as_json):
@@ -62,12 +52,7 @@ def timeline(obj, subject, condition, lang, page_key, as_json):
     """Since when the page states SUBJECT: an API, an API's condition (--condition), or an action
     (service:Name). One line per version, dated revisions then the current page."""
 
-    def run():
-        if condition and ":" in subject:
-            raise KBError("--condition goes with an API, not with an action")
-        return changelog.timeline(obj.conn(), subject, condition, lang, page_key)
-
-    data = _run(run)
+    data = _run(lambda: changelog.timeline(obj.conn(), subject, condition, lang, page_key))
 
     def text(d):
         title = d["subject"] + (f" --condition {d['condition']}" if d["condition"] else "")

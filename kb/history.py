@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from . import query
-from .query import KBError, did_you_mean, has_table
+from .query import Checker, KBError, has_table
 
 # --- the change log, as stored --------------------------------------------------------------------
 
@@ -25,6 +25,10 @@ def changes(conn, since: str | None = None, lang: str | None = None, page_key: s
     """Transitions between versions (dated revisions, refreshes, rebuilds) dated on or after `since`,
     each with the facts that changed, and the refresh runs of that period."""
     _require_log(conn)
+    checker = Checker(conn, lang, pages=False)
+    since, kind = checker.date(since), checker.change_kind(kind)
+    page_key = checker.page(page_key, "versions_any")
+    checker.done()
     where, args = ["1"], []
     if since:
         where.append("t.to_date >= ?")
@@ -176,64 +180,73 @@ def _field(rule: dict) -> str:
 
 
 def version_pages(conn, lang: str, page_key: str | None = None) -> tuple[str, list[int]]:
-    """The page whose versions answer (its key and the ids of its versions): `page_key`, else the
-    page of `lang` with the most versions, as queries/timeline.sql chooses."""
+    """The page whose versions answer (its key and the ids of its versions): `page_key` (checked
+    already), else the page of `lang` with the most versions, as queries/timeline.sql chooses."""
     _require_log(conn)
-    counts = conn.execute("""select page_key, count(*) from page_version where lang = ? group by page_key
-                             order by count(*) desc, page_key""", [lang]).fetchall()
-    if not counts:
-        langs = [r[0] for r in conn.execute("select distinct lang from page_version order by 1")]
-        raise KBError(f"no page in language {lang!r}; languages in this KB: {', '.join(langs)}")
-    keys = [r[0] for r in counts]
     if page_key is None:
-        page_key = keys[0]
-    elif page_key not in keys:
-        raise KBError(f"no {lang} page {page_key!r}" + did_you_mean(page_key, keys))
+        row = conn.execute("""select page_key from page_version where lang = ? group by page_key
+                              order by count(*) desc, page_key limit 1""", [lang]).fetchone()
+        page_key = row[0] if row else ""
     ids = [r[0] for r in conn.execute("select page_id from page_version where lang = ? and page_key = ? order by ord",
                                       [lang, page_key])]
     return page_key, ids
 
 
-def _resolve(conn, subject: str, page_ids: list[int]) -> tuple[str, str]:
-    """('action', canonical name) or ('api', model name), known to at least one version."""
+def check_timeline(checker: Checker, subject: str | None, condition: str | None, page_key: str | None) -> dict | None:
+    """The timeline's page, subject — an action (service:Name, known to some version of the page)
+    or an API (named by one) — and the API's condition (documented by some version), checked: the
+    problems go to `checker`, as every door's check does. What was found, or None."""
+    conn = checker.conn
+    _require_log(conn)
+    page_key = checker.page(page_key, "versions")
+    if not subject:
+        return None
+    page_key, page_ids = version_pages(conn, checker.lang, page_key)
     marks = ",".join("?" * len(page_ids))
     if ":" in subject:
         known = [r[0] for r in conn.execute(
             f"""select distinct sa.action from statement_action sa join statement st on st.id = sa.statement_id
                 join snippet sn on sn.id = st.snippet_id where sn.page_id in ({marks}) order by 1""", page_ids)]
         name = next((a for a in known if a.lower() == subject.lower()), None)
-        if name is None:
-            raise KBError(f"no version of the page names the action {subject!r}" + did_you_mean(subject, known))
-        return "action", name
-    found = query.api_named(conn, page_ids, subject)
-    if found is None:
+        what, word = "action", "error_unknown_subject_action"
+    else:
         known = [r[0] for r in conn.execute(
             f"select distinct api_name from api_mention where page_id in ({marks}) order by 1", page_ids)]
-        raise KBError(f"no version of the page names the API {subject!r}" + did_you_mean(subject, known))
-    return "api", found
+        name, what, word = checker.api_named(page_ids, subject), "api", "error_unknown_subject_api"
+    if name is None:
+        dym, near = checker.maybe(subject, known)
+        checker.add("subject", subject, word, near, dym=dym)
+        return None
+    if condition and what != "api":
+        checker.add("condition", condition, "error_condition_with_action", subject=name)
+        return None
+    rows = query.run_canned(conn, "timeline", subject=name, condition=condition or "", lang=checker.lang,
+                            page=page_key)
+    if condition and not any(r["present"] for r in rows):
+        seen = sorted({c for r in rows for c in (r["conditions"] or "").split(", ") if c})
+        dym, near = checker.maybe(condition, seen)
+        checker.add("condition", condition, "error_unknown_subject_condition", near, dym=dym, api=name,
+                    valid=seen or checker.say("error_none"))
+        return None
+    return {"page_key": page_key, "kind": what, "subject": name, "rows": rows}
 
 
 def timeline(conn, subject: str, condition: str | None = None, lang: str | None = None,
              page_key: str | None = None) -> dict:
     """For every version of the page, oldest first: does it state `subject` (an API, an API's
     condition, or an action), and what; then when it was first seen and when it last changed."""
-    lang = query.check_lang(conn, lang)
-    page_key, page_ids = version_pages(conn, lang, page_key)
-    what, name = _resolve(conn, subject, page_ids)
-    if condition and what != "api":
-        raise KBError("--condition goes with an API, not with an action")
-    rows = query.run_canned(conn, "timeline", subject=name, condition=condition or "", lang=lang, page=page_key)
+    checker = Checker(conn, lang)
+    found = check_timeline(checker, subject, condition, page_key)
+    lang = checker.done().lang
+    assert found is not None
+    what, name, rows = found["kind"], found["subject"], found["rows"]
     versions = [_version(r, what, condition) for r in rows]
-    if condition and not any(v["present"] for v in versions):
-        known = sorted({c for r in rows for c in (r["conditions"] or "").split(", ") if c})
-        raise KBError(f"no version of the page documents condition {condition!r} for {name}; "
-                      f"conditions seen: {', '.join(known) or '(none)'}")
     first = next((v for v in versions if v["present"]), None)
     changed = [v for v, r in zip(versions, rows) if r["changed_here"]]
     last_changed = changed[-1] if changed else first
     previous_absent = versions[versions.index(first) - 1] if first is not None and first is not versions[0] else None
     return {
-        "subject": name, "kind": what, "condition": condition, "lang": lang, "page_key": page_key,
+        "subject": name, "kind": what, "condition": condition, "lang": lang, "page_key": found["page_key"],
         "versions": versions,
         "first_seen": _point(first),
         # Present in the oldest version the KB holds: the fact may be older than that version.

@@ -1,14 +1,15 @@
 """A click group whose subcommands live in their own modules, imported only when called,
-so that a quick query never pays for the policy writer, the fetcher or the web server."""
+so that a quick query never pays for the policy writer, the fetcher or the web server; its errors
+are one line (kb.cli_errors)."""
 
 from __future__ import annotations
 
 import importlib
 
-import click
+from .cli_errors import OneLineGroup
 
 
-class LazyGroup(click.Group):
+class LazyGroup(OneLineGroup):
     def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.lazy = lazy or {}  # command name → "module:attribute"

@@ -8,17 +8,23 @@ starts fast. Words shown to people (notes, labels) come from the KB's `ui_text` 
 
 from __future__ import annotations
 
-import difflib
 import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import canned
-
-
-class KBError(RuntimeError):
-    """A question the KB cannot answer as asked; the message says why and what would work."""
+from .checks import (  # noqa: F401  (the questions' checks, asked for as kb.query's by every door)
+    Checker,
+    Invalid,
+    KBError,
+    closest,
+    did_you_mean,
+    languages,
+    page_languages,
+    prevailing_language,
+    ui,
+)
 
 
 def connect(db_path: str | Path) -> sqlite3.Connection:
@@ -52,54 +58,13 @@ def run_canned(conn, name: str, **params) -> list[sqlite3.Row]:
     return canned.run(conn, name, **params)
 
 
-# --- did you mean -------------------------------------------------------------------------------
-
-
-def closest(name: str, names: list[str]) -> str | None:
-    """The one of `names` that `name` most likely misspells (any case), or None."""
-    by_lower = {n.lower(): n for n in names}
-    near = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
-    return by_lower[near[0]] if near else None
-
-
-def did_you_mean(name: str, names: list[str]) -> str:
-    """' (did you mean X?)' for a message, or ''."""
-    near = closest(name, names)
-    return f" (did you mean {near}?)" if near else ""
-
-
 # --- languages and words ------------------------------------------------------------------------
 
 
-def languages(conn) -> list[dict]:
-    """The KB's languages (one per lexicon the build knew), the prevailing one first."""
-    return [{"code": r["code"], "name": r["name"], "prevails": bool(r["prevails"])}
-            for r in conn.execute("select code, name, prevails from language order by prevails desc, code")]
-
-
-def prevailing_language(conn) -> str:
-    row = conn.execute("select code from language where prevails").fetchone()
-    return row[0] if row else "en"
-
-
 def check_lang(conn, lang: str | None) -> str:
-    """`lang` if the KB has that language, the prevailing one when None; else a KBError naming them."""
-    codes = [r["code"] for r in languages(conn)]
-    if lang is None or lang == "":
-        return prevailing_language(conn)
-    if lang not in codes:
-        raise KBError(f"no language {lang!r} in this KB; languages: {', '.join(codes)} "
-                      f"(a new language is one ingest/lexicon/<lang>.toml, then `ingest build`)")
-    return lang
-
-
-def ui(conn, lang: str) -> dict[str, str]:
-    """The interface words of a language (the lexicon's [ui] table), the prevailing language's
-    where a lexicon lacks one."""
-    words = {r[0]: r[1] for r in conn.execute("select key, text from ui_text where lang = ?",
-                                             [prevailing_language(conn)])}
-    words.update({r[0]: r[1] for r in conn.execute("select key, text from ui_text where lang = ?", [lang])})
-    return words
+    """`lang` if some current page of the KB is in that language, the prevailing one when None;
+    else an Invalid naming the languages there are."""
+    return Checker(conn, lang).done().lang
 
 
 def note(conn, lang: str, kind: str, **params) -> dict:
@@ -126,18 +91,16 @@ def condition_label(conn, key: str, lang: str) -> str:
 # --- APIs -------------------------------------------------------------------------------------
 
 
+def ask(conn, lang: str | None = None, page: str | None = None, page_scope: str = "lang") -> tuple[Checker, str | None]:
+    """A Checker for a question in `lang` about `page` (its problems kept, not yet raised)."""
+    checker = Checker(conn, lang)
+    return checker, checker.page(page, page_scope)
+
+
 def _pages(conn, lang: str, page: str | None = None) -> list[sqlite3.Row]:
     """The current pages of a language (one, with `page`: its key as the source list names it)."""
-    rows = conn.execute("select * from page where is_current and lang = ?", [lang]).fetchall()
-    if not rows:
-        langs = [r[0] for r in conn.execute("select distinct lang from page where is_current order by 1")]
-        raise KBError(f"no page in language {lang!r}; languages in this KB: {', '.join(langs)}")
-    if page is not None:
-        picked = [r for r in rows if r["page_key"] == page]
-        if not picked:
-            raise KBError(f"no current {lang} page {page!r}" + did_you_mean(page, [r["page_key"] for r in rows]))
-        return picked
-    return rows
+    checker, page = ask(conn, lang, page)
+    return checker.done().current_pages(page)
 
 
 def _where_pages(conn, lang: str, page: str | None) -> tuple[str, list[int]]:
@@ -146,65 +109,25 @@ def _where_pages(conn, lang: str, page: str | None) -> tuple[str, list[int]]:
 
 
 def documented(conn, lang: str, page: str | None = None) -> list[str]:
-    """The role contexts some current page of `lang` documents permissions for: the APIs whose request
-    carries the role, and the feature contexts. An API whose request carries no role (CreateTransformJob)
-    is none, even where a page about it documents the role it runs with (the model's)."""
-    marks, ids = _where_pages(conn, lang, page)
-    return [r[0] for r in conn.execute(
-        f"""select distinct coalesce(r.api_name, c.key) from requirement r join role_context c on c.id = r.context_id
-            where r.page_id in ({marks}) order by 1""", ids)]
+    """The APIs and feature contexts some current page of `lang` documents permissions for."""
+    checker, page = ask(conn, lang, page)
+    return checker.done().documented(page)
 
 
-def resolve_api(conn, api: str, lang: str, page: str | None = None) -> str:
+def resolve_api(conn, api: str, lang: str | None, page: str | None = None) -> str:
     """The model spelling of an API (or the key of a feature context) whose permissions a current
     page of `lang` documents (case-insensitive; a page's own misspelling is accepted too)."""
-    marks, ids = _where_pages(conn, lang, page)
-    known = documented(conn, lang, page)
-    name = next((k for k in known if k.lower() == api.lower()), None) or api_named(conn, ids, api)
-    if name is None or name not in known:
-        _runs_with_another_role(conn, marks, ids, name or api, lang)
-        where = f"the {lang} page {page!r}" if page else f"any {lang} page"
-        if name is None:
-            elsewhere = [r[0] for r in conn.execute(
-                """select distinct p.lang from requirement r join page p on p.id = r.page_id
-                   where p.is_current and p.lang != ? and lower(r.api_name) = lower(?) order by 1""", [lang, api])]
-            hint = (f" (the {', '.join(elsewhere)} page documents it: --lang {elsewhere[0]})" if elsewhere
-                    else did_you_mean(api, known))
-            raise KBError(f"{api!r} has no permissions section on {where}{hint}; documented: {', '.join(known)}")
-        # Named, but only where the page lists the APIs that pass the role, or in a section without a policy.
-        passes = conn.execute(f"select 1 from api_mention where page_id in ({marks}) and api_name = ? "
-                              "and context = 'passrole' limit 1", [*ids, name]).fetchone()
-        how = ("only among the APIs that pass the execution role (iam:PassRole)" if passes
-               else "without a policy for it")
-        says = f"{where} documents" if page else f"the {lang} pages document"
-        raise KBError(f"{says} no permissions for {name}: {'it names' if page else 'they name'} it {how}; "
-                      f"`kb apis --lang {lang}` lists what they document")
+    checker, page = ask(conn, lang, page)
+    name = checker.context(api, page)
+    checker.done()
+    assert name is not None
     return name
-
-
-def _runs_with_another_role(conn, marks: str, ids: list[int], api: str, lang: str) -> None:
-    """Refuse an API whose request carries no role but whose jobs a page says run with another API's
-    role (CreateTransformJob, the model's: CreateModel), naming that role and its pages."""
-    uses = conn.execute(
-        f"""select distinct r.subject_api, coalesce(r.api_name, c.key), p.page_key from requirement r
-            join role_context c on c.id = r.context_id join page p on p.id = r.page_id
-            where r.page_id in ({marks}) and lower(r.subject_api) = lower(?) order by 2, 3""", [*ids, api]).fetchall()
-    if uses:
-        contexts = list(dict.fromkeys(u[1] for u in uses))
-        raise KBError(f"{uses[0][0]}'s request carries no role (no role member in the API model): its jobs run "
-                      f"with {' and '.join(contexts)}'s role ({', '.join(dict.fromkeys(u[2] for u in uses))}); "
-                      f"`kb requirements {contexts[0]} --lang {lang}`")
 
 
 def api_named(conn, page_ids: list[int], text: str) -> str | None:
     """The model spelling of the API `text` names on those pages (case-insensitive; the page's
     own misspelling counts), or None."""
-    marks = ",".join("?" * len(page_ids))
-    row = conn.execute(
-        f"""select api_name from api_mention where page_id in ({marks})
-            and (lower(api_name) = lower(?) or lower(doc_spelling) = lower(?)) limit 1""",
-        [*page_ids, text, text]).fetchone()
-    return row[0] if row else None
+    return Checker(conn).api_named(page_ids, text)
 
 
 def _requirement_rows(conn, name: str, lang: str, page: str | None = None):
@@ -212,7 +135,7 @@ def _requirement_rows(conn, name: str, lang: str, page: str | None = None):
     current pages of `lang`, page by page in reading order."""
     marks, ids = _where_pages(conn, lang, page)
     return conn.execute(
-        f"""select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line,
+        f"""select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line, sn.parse_status,
                    s.anchor, s.heading, p.url as page_url, p.lang, p.page_key, p.title as page_title, c.key as context
             from requirement r join snippet sn on sn.id = r.snippet_id join role_context c on c.id = r.context_id
             join section s on s.id = r.section_id join page p on p.id = r.page_id
@@ -222,8 +145,10 @@ def _requirement_rows(conn, name: str, lang: str, page: str | None = None):
 
 
 def conditions(conn, api: str, lang: str | None = None, page: str | None = None) -> list[dict]:
-    lang = check_lang(conn, lang)
-    name = resolve_api(conn, api, lang, page)
+    checker, page = ask(conn, lang, page)
+    name = checker.context(api, page)
+    lang = checker.done().lang
+    assert name is not None
     out: dict[str, dict] = {}
     for r in _requirement_rows(conn, name, lang, page):
         key = r["condition_key"]
@@ -254,14 +179,13 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
     plus each chosen condition's statements, every statement with its page and provenance. A
     statement printed without a Resource has `resources: null` (and a note); nothing is invented.
     `notes` are {kind, …parameters, text} with the text in `lang`: the one place they are made."""
-    lang = check_lang(conn, lang)
-    name = resolve_api(conn, api, lang, page)
+    checker, page = ask(conn, lang, page)
+    name = checker.context(api, page)
+    checker.conditions(conditions_, name, page)
+    lang = checker.done().lang
+    assert name is not None
     rows = _requirement_rows(conn, name, lang, page)
     known = {r["condition_key"] for r in rows if r["condition_key"]}
-    unknown = [c for c in conditions_ if c not in known]
-    if unknown:
-        raise KBError(f"no {lang} page documents for {name} the condition {', '.join(map(repr, unknown))}; "
-                      f"valid keys: {', '.join(sorted(known)) or '(none)'}")
     chosen = set(conditions_)
     notes: list[dict] = []
     scoped_pages = {r["page_id"] for r in rows if r["variant"] == "scoped"}
@@ -282,7 +206,11 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
         notes.append(note(conn, lang, "only_additions", api=name, conditions=sorted(known)))
     statements = []
     for r in picked:
-        for st in _statements(conn, r["snippet_id"]):
+        read = _statements(conn, r["snippet_id"])
+        if not read and r["parse_status"] in ("invalid", "not_json", "too_deep", "too_large"):  # nothing: say so
+            notes.append(note(conn, lang, "unreadable_policy", api=name, page=r["page_key"], line=r["snippet_line"],
+                              condition=r["condition_key"]))
+        for st in read:
             if not st["resource_given"]:
                 where = (condition_label(conn, r["condition_key"], lang) if r["condition_key"]
                          else ui(conn, lang).get("main_policy", "main policy"))
@@ -328,7 +256,8 @@ def _source(r) -> dict:
 def apis(conn, lang: str | None = None, passrole_only: bool = False, page: str | None = None) -> list[dict]:
     """The APIs the current pages name: documented (some page gives their role's permissions) or only
     listed among the APIs the role is passed to (iam:PassRole)."""
-    lang = check_lang(conn, lang)
+    checker, page = ask(conn, lang, page)
+    lang = checker.done().lang
     marks, ids = _where_pages(conn, lang, page)
     has_permissions = set(documented(conn, lang, page))
     out: dict[str, dict] = {}
@@ -367,8 +296,9 @@ def apis(conn, lang: str | None = None, passrole_only: bool = False, page: str |
 
 
 def scoping(conn, api: str, lang: str | None = None, page: str | None = None) -> list[dict]:
-    lang = check_lang(conn, lang)
-    name = resolve_api(conn, api, lang, page)
+    checker, page = ask(conn, lang, page)
+    name = checker.context(api, page)
+    lang = checker.done().lang
     marks, ids = _where_pages(conn, lang, page)
     rows = conn.execute(
         f"""select r.*, s.anchor, s.heading, p.url as page_url, p.page_key from scoping_rule r
@@ -385,6 +315,11 @@ def scoping(conn, api: str, lang: str | None = None, page: str | None = None) ->
 
 def findings(conn, lang: str | None = None, include_history: bool = False, kind: str | None = None,
              page: str | None = None) -> list[dict]:
+    """The findings of the current pages (of every language, or `lang`'s; with `include_history`,
+    of their older versions too), of one `kind`, on one `page`."""
+    checker, page = ask(conn, lang, page, "any")
+    kind = checker.finding_kind(kind)
+    checker.done()
     sql = "select * from finding_rows where 1"
     args: list = []
     if page:

@@ -9,7 +9,7 @@ import json
 import re
 from collections import Counter
 
-from .query import KBError, _where_pages, check_lang, did_you_mean, run_canned, section_url
+from .query import Checker, KBError, _where_pages, ask, did_you_mean, documented, prevailing_language, run_canned, section_url
 
 
 def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
@@ -17,7 +17,8 @@ def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
     that request member), or the feature a page documents; its pages and conditions, and `used_by`: the
     APIs whose request carries no role but whose jobs a page says run with this one (CreateTransformJob
     with the model's). Those are never role contexts of their own."""
-    lang = check_lang(conn, lang)
+    checker, page = ask(conn, lang, page)
+    lang = checker.done().lang
     marks, ids = _where_pages(conn, lang, page)
     out: dict[str, dict] = {}
     for r in conn.execute(
@@ -33,13 +34,36 @@ def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
     return sorted(out.values(), key=lambda i: (i["api"] is None, i["key"]))
 
 
+def choices(conn, lang: str | None = None) -> list[dict]:
+    """Every role context a person may ask about in `lang`: each API, then each feature context
+    (labelled by the title of its page), that a current page of `lang` documents — and those only
+    the prevailing language's pages document, `lang` saying which language answers. What the home
+    page and the policy panel offer; `kb requirements NAME --lang LANG` answers each."""
+    checker = Checker(conn, lang)
+    lang = checker.done().lang
+    prevailing = prevailing_language(conn)
+    own = documented(conn, lang)
+    named = [(n, lang) for n in own] + [(n, prevailing) for n in (documented(conn, prevailing) if lang != prevailing
+                                                                    else []) if n not in own]
+    # a feature context's page, in each language (the first page by key, where several document it)
+    pages = {(r["key"], r["lang"]): r for r in conn.execute(
+        """select c.key, p.lang, p.page_key, p.title from role_context c join requirement r on r.context_id = c.id
+           join page p on p.id = r.page_id where c.api_name is null and p.is_current order by p.page_key desc""")}
+    out = []
+    for name, answers in named:
+        feature = pages.get((name, answers))
+        label = f"{feature['title'] or feature['page_key']} ({feature['page_key']})" if feature else name
+        out.append({"name": name, "kind": "feature" if feature else "api", "label": label, "lang": answers,
+                    "page": feature["page_key"] if feature else None})
+    return sorted(out, key=lambda c: (c["kind"] == "feature", c["label"].lower() if c["kind"] == "feature" else c["name"]))
+
+
 def caller(conn, api: str) -> dict:
     """What the caller of `api` needs, from the guide's API permissions table: the actions always
     required, and those required only when a request member is set."""
-    names = [r[0] for r in conn.execute("select distinct api_name from caller_permission order by 1")]
-    name = next((n for n in names if n.lower() == api.lower()), None)
-    if name is None:
-        raise KBError(f"no page says what the caller of {api!r} needs{did_you_mean(api, names)}")
+    checker = Checker(conn)
+    name = checker.caller_api(api)
+    checker.done()
     rows = conn.execute(
         """select c.*, s.anchor, s.heading, p.url as page_url, p.page_key from caller_permission c
            join section s on s.id = c.section_id join page p on p.id = c.page_id
@@ -61,7 +85,8 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
     request carries the role, or the job a feature's role is for, CreateTransformJob; its
     confused-deputy conditions filled with `region` and `account`), else the plain one most pages
     print, for `service` when given."""
-    lang = check_lang(conn, lang)
+    checker, page = ask(conn, lang, page)
+    lang = checker.done().lang
     marks, ids = _where_pages(conn, lang, page)
     rows = conn.execute(
         f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
@@ -142,10 +167,8 @@ def coverage(conn, page: str | None = None) -> dict:
     """Per current page (queries/coverage.sql, every page, a page without code too): its code
     blocks, the policies among them by kind, how many execution-role policies are tied to a role
     context, and the policy snippets the KB could not place, with the reason."""
+    ask(conn, None, page, "any")[0].done()
     counts = run_canned(conn, "coverage", page=page or "")
-    if page and not counts:
-        keys = [r[0] for r in conn.execute("select page_key from page where is_current")]
-        raise KBError(f"no current page {page!r}{did_you_mean(page, keys)}")
     unplaced: dict[tuple, list[dict]] = {}
     for r in conn.execute(
             """select p.page_key, p.lang, sn.line, sn.kind, sn.kind_reason from snippet sn join page p on p.id = sn.page_id

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
+from .kinds import CHANGE_KINDS, FINDING_KINDS
+
 
 def _(text: str, **kwargs):
     """A column with its description (the only kind of column this schema has)."""
@@ -330,9 +332,7 @@ class Finding(SQLModel, table=True):
     id: int | None = _("row id", default=None, primary_key=True)
     page_id: int | None = _("the page (null: the KB as a whole)", default=None, foreign_key="page.id",
                                index=True)
-    kind: str = _("invalid_json, repaired_json, snippet_too_deep, snippet_too_large, api_name_typo, "
-                  "unknown_request_field, unknown_action, drift, …",
-                  index=True)
+    kind: str = _(", ".join(FINDING_KINDS), index=True)
     severity: str = _("error or warning")
     subject: str = _("the offending text exactly as printed")
     detail: str = _("what is wrong and what is right")
@@ -412,8 +412,7 @@ class PageChange(SQLModel, table=True):
 
     id: int | None = _("row id", default=None, primary_key=True)
     transition_id: int = _("the step", foreign_key="page_transition.id", index=True)
-    kind: str = _("api_added/removed, passrole_added/removed, condition_added/removed, variant_added/removed, "
-                  "action_added/removed, resource_changed, scoping_added/removed, scoping_changed", index=True)
+    kind: str = _(", ".join(CHANGE_KINDS), index=True)
     api_name: str | None = _("the API", default=None, index=True)
     condition_key: str | None = _("null: the API's main policy", default=None)
     variant: str | None = _("default, scoped, or null (applies to both)", default=None)

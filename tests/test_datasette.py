@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 
 from ingest.build import build
 from ingest.sources import Source
-from kb import query
+from kb import canned, query, roles
 from kb.canned import QUERIES, load_queries
 from kb.serve import make_datasette
 from tests import expectations as X
@@ -176,13 +176,17 @@ def test_scoped_uses_the_scoped_variant_or_falls_back(client):
     assert {r["variant"] for r in fallback} == {"default"} and allowed(fallback) == X.IMAGE_EN
 
 
-def test_api_is_matched_case_insensitively_and_unknowns_answer_nothing(client):
+def test_api_is_matched_case_insensitively_and_unknowns_are_refused(client):
     exact = client.rows("requirements", api="CreateModel", conditions="vpc", lang="ja", page=X.ROLES)
     assert client.rows("requirements", api="createmodel", conditions="vpc", lang="ja", page=X.ROLES) == exact
-    assert client.rows("requirements", api="NoSuchApi", lang="en", page=X.ROLES) == []
-    assert client.rows("requirements", api="CreateModel", lang="fr", page=X.ROLES) == []
-    # a key the API does not document adds nothing; a part of a key is not a key
-    assert client.rows("requirements", api="CreateModel", conditions="vpc,kms_output,vp", lang="ja", page=X.ROLES) == exact
+    # what the KB does not know is refused as `kb requirements` refuses it, never an empty answer
+    for params, problem in [({"api": "NoSuchApi", "lang": "en"}, "api"), ({"api": "CreateModel", "lang": "fr"}, "lang"),
+                            ({"api": "CreateModel", "conditions": "vpc,vp", "lang": "ja"}, "conditions")]:
+        r = client.get("/kb/requirements.json?" + urlencode({**params, "page": X.ROLES}))
+        assert r.status_code == 400 and r.json()["ok"] is False, r.text
+        assert [p["param"] for p in r.json()["problems"]] == [problem]
+    near = client.get("/kb/requirements.json?" + urlencode({"api": "CreateModel", "conditions": "vpc,vp", "lang": "ja"}))
+    assert near.json()["problems"][0]["suggestion"] == "vpc"
 
 
 def test_lang_defaults_to_english_and_a_resource_printed_twice_is_one_row(client):
@@ -345,12 +349,14 @@ WITH_VPC = {"api": "CreateModel", "lang": "ja", "conditions": "vpc"}
     ({"api": "CreateModel", "lang": "ja", "conditions": "vpc') or 1=1 --"}, MAIN_ONLY),
     ({"api": "CreateModel", "lang": "ja", "conditions": "vpc", "scoped": "1 or 1=1"}, WITH_VPC),
 ])
-def test_injection_in_a_parameter_is_just_a_value(client, params, same_as):
+def test_injection_in_a_parameter_is_just_a_value(client, conn, params, same_as):
     pages = client.get("/kb.json?sql=select+count(*)+from+page").json()["rows"]
+    # a value the KB does not know is refused before the SQL runs (kb/params.py)…
     r = client.get("/kb/requirements.json?" + urlencode(params))
-    assert r.status_code == 200 and r.json()["ok"] and r.json()["error"] is None
-    rows = client.rows("requirements", **params, page=X.ROLES)
-    assert rows == (client.rows("requirements", **same_as, page=X.ROLES) if same_as else [])
+    assert r.status_code == 400 and r.json()["ok"] is False and r.json()["problems"], r.text
+    # …and the SQL itself binds it as a value: it matches nothing, or what the value's known part asks
+    got = [tuple(row) for row in canned.run(conn, "requirements", **params, page=X.ROLES)]
+    assert got == ([tuple(row) for row in canned.run(conn, "requirements", **same_as, page=X.ROLES)] if same_as else [])
     assert client.get("/kb.json?sql=select+count(*)+from+page").json()["rows"] == pages
 
 
@@ -456,16 +462,24 @@ def test_home_page_has_the_empty_policy_panel_placeholder(client):
         assert len(panel) == 1 and panel[0].decode_contents() == ""
 
 
-def test_home_page_explains_itself_in_both_languages_and_lists_the_apis(client):
+def test_home_page_explains_itself_in_both_languages_and_lists_the_apis(client, conn):
     soup = BeautifulSoup(client.get("/").text, "lxml")
     assert soup.html["lang"] == "en"
     assert "execution role" in soup.select_one(".intro p").get_text()
     assert "実行ロール" in BeautifulSoup(client.get("/?lang=ja").text, "lxml").select_one(".intro p").get_text()
-    offered = [o["value"] for o in soup.select("#api option") if o["value"]]
+    offered = [o["value"] for o in soup.select("#api optgroup[data-group='1'] option")]
     # the roles page's APIs and those the guide's feature pages document (Ground Truth, Augmented AI)
     assert offered == sorted(offered) and set(X.EN) | {"CreateLabelingJob", "CreateFlowDefinition"} <= set(offered)
+    # then every feature context: every role context `kb roles` lists is offered
+    features = [o["value"] for o in soup.select("#api optgroup[data-group='2'] option")]
+    assert features and all(f.startswith("feature:") for f in features)
+    assert {r["key"] for r in roles.roles(conn)} <= set(offered) | set(features)
     ja = BeautifulSoup(client.get("/?lang=ja").text, "lxml")
-    assert [o["value"] for o in ja.select("#api option") if o["value"]] == sorted(X.JA)  # no CreateAutoMLJobV2
+    own = [o["value"] for o in ja.select("#api optgroup[data-group='1'] option[data-lang='ja']")]
+    assert own == sorted(X.JA)
+    # one only the English pages document is offered too, said to be answered from them
+    v2 = ja.select_one("#api option[value='CreateAutoMLJobV2']")
+    assert v2["data-lang"] == "en" and v2.get_text() == "CreateAutoMLJobV2 (英語のページのみ)"
     links = {a.get_text(): a["href"] for a in soup.select(".queries a")}
     assert len(links) == len(load_queries())
     for href in links.values():
@@ -501,11 +515,11 @@ def test_home_page_notes(client):
     assert "no resource-scoped policy" in image.select_one(".notes").get_text()
     unknown = BeautifulSoup(client.get("/?lang=ja&api=NoSuchApi").text, "lxml")
     assert "NoSuchApi" in unknown.select_one(".error").get_text() and not unknown.select("#answer")
-    assert not unknown.select(".error a.suggestion")
-    for lang, wording in (("en", "Did you mean CreateTrainingJob?"), ("ja", "もしかして: CreateTrainingJob")):
+    assert not unknown.select(".refusal a.suggestion")
+    for lang, wording in (("en", "(did you mean CreateTrainingJob?)"), ("ja", "(もしかして CreateTrainingJob?)")):
         typo = BeautifulSoup(client.get(f"/?lang={lang}&api=CreateTraningJob").text, "lxml")
         assert wording in typo.select_one(".error").get_text()
-        assert typo.select_one(".error a.suggestion")["href"] == f"/?api=CreateTrainingJob&lang={lang}"
+        assert typo.select_one(".refusal a.suggestion")["href"] == f"/?api=CreateTrainingJob&lang={lang}"
 
 
 def test_static_files_are_served(client):

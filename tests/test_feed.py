@@ -127,7 +127,7 @@ def test_api_and_page_narrow_the_feed(client):
 
 @pytest.mark.parametrize("params,message", [
     ({"api": "CreateModle"}, "no API 'CreateModle' in this KB's change log or pages (did you mean CreateModel?)"),
-    ({"page": "sagemaker-role"}, "no page 'sagemaker-role' in this KB; pages: sagemaker-roles"),
+    ({"page": "sagemaker-role"}, "no page 'sagemaker-role' in the change log (did you mean sagemaker-roles?)"),
     ({"lang": "fr"}, "no language 'fr' in this KB"),
 ])
 def test_the_feed_refuses_what_it_does_not_know(client, params, message):

@@ -180,7 +180,10 @@ def test_kb_changes_since_a_date(shipped_kb):
     dated = [line[:10] for line in out.splitlines() if line[:1].isdigit()]
     assert dated and all(d >= "2023-03-01" for d in dated)
     bad = subprocess.run([BIN / "kb", "--db", shipped_kb, "changes", "--since", "March"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "not a date" in bad.stderr
+    assert bad.returncode == 1 and bad.stderr == "kb: 'March' is not a date (YYYY-MM-DD)\n"
+    month = subprocess.run([BIN / "kb", "--db", shipped_kb, "changes", "--since", "2023-13-01"], capture_output=True,
+                           text=True)
+    assert month.returncode == 1 and month.stderr == "kb: '2023-13-01' is not a date (YYYY-MM-DD)\n"
 
 
 def _canned(conn, name: str, **params):

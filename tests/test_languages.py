@@ -72,15 +72,22 @@ def test_the_cli_answers_from_the_german_page(de_kb):
                                     "Berechtigungen hinzu:"
     assert vpc["source"]["lang"] == "de"
     bad = CliRunner().invoke(kb_main, ["--db", str(de_kb), "apis", "--lang", "fr"])
-    assert bad.exit_code == 1 and "no language 'fr' in this KB; languages: en, de, ja" in bad.output
+    # the languages named are those a page of this KB is in (ja has a lexicon here, but no page)
+    assert bad.exit_code == 1 and "no language 'fr' in this KB; languages: en, de\n" in bad.output
 
 
 def test_the_home_page_switch_and_the_canned_queries_offer_it(de_kb):
     client = Client(make_datasette(de_kb))
     try:
         soup = BeautifulSoup(client.get("/").text, "lxml")
+        # the switch offers the languages a page of this KB is in: ja has a lexicon here, but no page
         assert {a["hreflang"]: a.get_text() for a in soup.select(".lang-switch a")} == {
-            "en": "English", "de": "Deutsch", "ja": "日本語"}
+            "en": "English", "de": "Deutsch"}
+        # asked for, it is refused as `kb apis --lang ja` refuses it: a visible message, in the prevailing language
+        ja = client.get("/?lang=ja")
+        assert ja.status_code == 400
+        assert BeautifulSoup(ja.text, "lxml").select_one(".error").get_text() == \
+            "no page in language 'ja'; languages in this KB: en, de"
         de = BeautifulSoup(client.get("/?" + urlencode({"lang": "de", "api": "CreateModel", "conditions": "vpc"})).text,
                            "lxml")
         assert de.html["lang"] == "de" and de.h1.get_text() == "Berechtigungen von SageMaker-Ausführungsrollen"

@@ -86,8 +86,13 @@ def test_post_audit_with_a_request_and_a_cookie(call):
 
 def test_options_and_panel_script(call):
     r = call("get", "/-/policy/options?lang=ja")
-    names = [a["name"] for a in r.json()["apis"]]
-    assert "CreateAutoMLJobV2" not in names and "CreateTrainingJob" in names
+    # every role context (kb roles): the Japanese pages' own, and those only the English pages document,
+    # answered from them (CreateAutoMLJobV2), then the features
+    by_name = {a["name"]: a for a in r.json()["apis"]}
+    assert (by_name["CreateTrainingJob"]["lang"], by_name["CreateTrainingJob"]["kind"]) == ("ja", "api")
+    assert (by_name["CreateAutoMLJobV2"]["lang"], by_name["CreateAutoMLJobV2"]["kind"]) == ("en", "api")
+    assert by_name["feature:data-wrangler-import"]["kind"] == "feature"
+    assert r.json()["prevailing"] == "en"
     ctj = next(a for a in r.json()["apis"] if a["name"] == "CreateTrainingJob")
     assert [c["key"] for c in ctj["conditions"]] == ["vpc", "kms_input", "kms_output", "kms_volume"]
 

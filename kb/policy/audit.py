@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .. import query
 from .catalogue import Catalogue
 from .compose import bind_requests, compose
-from .plan import Plan, plan
+from .plan import Plan, check_role, plan
 from .request import Shapes
 from .role_policy import glob_covers, parse_role_policy
 from .words import Words
@@ -33,7 +33,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     any case) and no Deny does. Required: what every variant the page documents needs (with a
     request, its scoped variant, and the request's resources); not in excess: what any variant
     needs."""
-    lang = query.check_lang(conn, lang)
+    lang = check_role(conn, apis, conditions, lang)[0]  # every unknown API, condition, language at once
     cat, w = Catalogue(conn), Words(conn, lang)
     stmts = [s for doc, name in documents for s in parse_role_policy(doc, name)]
     allows = [s for s in stmts if s.effect == "Allow"]

@@ -26,7 +26,7 @@ from .arns import (
 )
 from .catalogue import Catalogue
 from .inputs import expand
-from .plan import Plan, plan
+from .plan import Plan, check_role, plan
 from .request import Request, Shapes, bare, bind_request, strings_in
 from .role_policy import glob_covers
 from .touches import manifest_touches, member_touches
@@ -52,7 +52,8 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
 
     `requests` are (api or None, body, source name) triples; `kms_key_arns` maps a KMS alias to its
     key ARN; `manifests` are (manifest document, name) pairs."""
-    lang = query.check_lang(conn, lang)
+    # every unknown API, condition, language at once (APIs a request file shows are checked by plan())
+    lang = check_role(conn, apis, conditions, lang)[0] if apis else query.check_lang(conn, lang)
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
     specs, input_notes = expand(conn, cat, list(requests), w)  # CloudTrail events, Pipeline steps
     apis = list(apis) or list(dict.fromkeys(a for a, _, _ in specs if a))

@@ -4,6 +4,7 @@ an option (--input-kms-key: the condition whose set_by_option the lexicon names)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import query
@@ -46,9 +47,20 @@ def option_condition(conn, option: str) -> str | None:
     return row[0] if row else None
 
 
+def check_role(conn, apis: Sequence[str], conditions: Sequence[str], lang: str | None) -> tuple[str, list[str]]:
+    """A role's language, APIs and conditions checked together, as `kb requirements` checks its own:
+    an Invalid naming every one the pages do not know (a condition is known when the pages document
+    it for one of the role's APIs). The language that answers, and the APIs' model spellings."""
+    checker = query.Checker(conn, lang)
+    found = [checker.context(a) for a in apis]
+    names = list(dict.fromkeys(n for n in found if n))
+    checker.conditions(list(conditions), names or None)
+    return checker.done().lang, names
+
+
 def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list[Request],
          input_kms_keys: list[str]) -> Plan:
-    names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
+    lang, names = check_role(conn, apis, conditions, lang)
     w = Words(conn, lang)
     if not names:
         raise KBError("name at least one API")

@@ -15,7 +15,7 @@ import markupsafe
 from datasette import hookimpl
 
 from .. import DB_NAME, canned, schema
-from . import bounds, budget, feed, headers, home, routes
+from . import bounds, budget, feed, headers, home, refusals, routes
 from .datasette_pages import extra_css_urls  # noqa: F401  (a hook: pluggy finds it in this module)
 from .live import reloader_of
 
@@ -81,7 +81,8 @@ def render_cell(value, column, database):
 
 @hookimpl
 def register_routes(datasette):
-    return [(r"^/$", home.home), *routes.ROUTES, *feed.ROUTES]
+    # the canned queries' own paths first: a question the KB cannot answer is refused as the CLI refuses it
+    return [(r"^/$", home.home), refusals.route(), *routes.ROUTES, *feed.ROUTES]
 
 
 @hookimpl

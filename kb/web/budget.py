@@ -18,10 +18,11 @@ import multiprocessing
 import os
 import resource
 import sqlite3
+import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ..query import KBError
+from ..query import Invalid, KBError
 
 DEFAULT_BUDGET_S = 10.0  # `kb serve --budget`: what one /-/policy or /-/audit request may take
 WORKERS = max(1, min(2, os.cpu_count() or 1))
@@ -72,12 +73,16 @@ def _child(conn, db_path: str, fn: Callable, args: dict, cpu_seconds: int) -> No
 
         db = connect(db_path)
         conn.send(("ok", fn(db, args)))
+    except Invalid as exc:
+        conn.send(("error", 400, str(exc), exc.to_json()))
     except KBError as exc:
-        conn.send(("error", getattr(exc, "status", 400), str(exc)))
+        conn.send(("error", getattr(exc, "status", 400), str(exc), None))
     except MemoryError:
-        conn.send(("error", 413, "the request needs more memory than a request may use"))
-    except (sqlite3.Error, RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        conn.send(("error", 500, f"{type(exc).__name__}: {exc}"))
+        conn.send(("error", 413, "the request needs more memory than a request may use", None))
+    except (sqlite3.Error, RecursionError, ValueError, TypeError, KeyError, AttributeError):
+        traceback.print_exc()  # the server's log has the details; the client a sentence
+        conn.send(("error", 500, "the KB failed to answer this request (an internal error, in the server's log)",
+                   None))
     finally:
         conn.close()
 
@@ -147,9 +152,16 @@ async def _in_child(fn, args, db_path, deadline, gone, budget) -> Any:
         raise OverBudget(503, "the request's worker stopped before it answered (over its CPU or memory limit)")
     if result[0] == "ok":
         return result[1]
-    error = KBError(result[2])
-    error.status = result[1]  # type: ignore[attr-defined]
-    raise error
+    raise ChildError(result[1], result[2], result[3])
+
+
+class ChildError(KBError):
+    """What the worker refused: its status, its sentence, and the JSON body a door answers with."""
+
+    def __init__(self, status: int, message: str, body: dict | None):
+        super().__init__(message)
+        self.status = status
+        self.body = body or {"ok": False, "error": message, "status": status}
 
 
 def _receive(conn):

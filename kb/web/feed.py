@@ -21,7 +21,7 @@ import markupsafe
 from datasette.utils.asgi import Response
 
 from .. import DB_NAME, __version__, history, query
-from ..query import KBError, did_you_mean
+from ..query import Invalid, KBError
 
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 200
@@ -62,21 +62,20 @@ def _content(changes: list[dict]) -> str:
 
 
 def _narrow(conn, page: str | None, api: str | None, lang: str | None) -> tuple[str | None, str | None, str | None]:
-    """The asked page key, API and language, checked against the change log; KBError otherwise."""
-    if lang:
-        lang = query.check_lang(conn, lang)
-    if page:
-        keys = [r[0] for r in conn.execute("select distinct page_key from page_version order by 1")]
-        if page not in keys:
-            raise KBError(f"no page {page!r} in this KB; pages: {', '.join(keys)}" + did_you_mean(page, keys))
+    """The asked page key, API and language, checked against the change log (as `kb changes`
+    checks its own); an Invalid naming every one the KB does not know."""
+    checker = query.Checker(conn, lang, pages=False)
+    page = checker.page(page, "versions_any")
     if api:
         names = [r[0] for r in conn.execute("""select api_name from page_change where api_name is not null
                                                union select name from api order by 1""")]
         found = next((n for n in names if n.lower() == api.lower()), None)
         if found is None:
-            raise KBError(f"no API {api!r} in this KB's change log or pages" + did_you_mean(api, names))
+            dym, near = checker.maybe(api, names)
+            checker.add("api", api, "error_unknown_change_api", near, dym=dym)
         api = found
-    return page, api, lang
+    checker.done()
+    return page, api, lang or None
 
 
 def atom(conn, base_url: str, page: str | None = None, api: str | None = None, lang: str | None = None) -> bytes:
@@ -140,8 +139,10 @@ async def changes_atom(request, datasette):
     try:
         body = await db.execute_fn(lambda conn: atom(conn, base, q.get("page") or None, q.get("api") or None,
                                                      q.get("lang") or None))
+    except Invalid as exc:
+        return Response.json(exc.to_json(), status=400)
     except KBError as exc:
-        return Response.json({"error": str(exc)}, status=400)
+        return Response.json({"ok": False, "error": str(exc), "status": 400}, status=400)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from datasette.utils.asgi import Response
 
-from .. import DB_NAME, canned, history, query
+from .. import DB_NAME, canned, history, query, roles
 from ..policy import compose
 from ..query import KBError
 from . import panel, tables
@@ -31,6 +31,8 @@ def static_url(datasette, path: str) -> str:
 
 
 def chosen_lang(request, codes: list[str], default: str) -> str:
+    """The page's language: the one asked (?lang=) if a page of the KB is in it, else the browser's
+    first that is, else the prevailing one."""
     asked = request.args.get("lang")
     if asked in codes:
         return asked
@@ -62,31 +64,65 @@ def rows_of(answer: dict) -> list[dict]:
     return rows
 
 
-def _answer(conn, lang: str, asked: str, picked: set[str], scoped: bool) -> dict:
-    apis = [a for a in query.apis(conn, lang) if a["documented"]]
-    out: dict = {"apis": apis, "api": None, "conditions": [], "chosen": [], "unknown_conditions": [],
-                 "suggestion": None, "rows": [], "notes": [], "policy_json": None}
-    api = next((a for a in apis if asked.lower() in (a["name"].lower(), a["doc_spelling"].lower())), None)
-    if asked and api is None:
-        out["suggestion"] = query.closest(asked, [a["name"] for a in apis])
-        return out
-    if api is None:
-        return out
-    conditions = query.conditions(conn, api["name"], lang)
+def _answer(conn, asked_lang: str | None, lang: str, asked: str, picked: list[str], scoped: bool) -> dict:
+    """The choice (every role context of `lang`, roles.choices) and, when the question is one the KB
+    can answer, its answer: kb requirements' and kb policy's. A question it cannot answer is refused
+    with the CLI's sentence (kb.checks), in the page's language."""
+    choices = roles.choices(conn, lang)
+    out: dict = {"choices": choices, "api": None, "conditions": [], "chosen": [], "error": None, "fixed": None,
+                 "rows": [], "notes": [], "policy_json": None, "answered": False, "answer_lang": lang}
+    checker = query.Checker(conn, asked_lang, words=lang)
+    by_name = {c["name"].lower(): c for c in choices}
+    choice = by_name.get(asked.lower()) if asked else None
+    if asked and choice is None:  # a page's own misspelling is accepted, as by the CLI; else its refusal
+        name = checker.context(asked)
+        choice = by_name.get(name.lower()) if name else None
+    answer_lang = choice["lang"] if choice else lang
+    inner = checker if answer_lang == checker.lang else query.Checker(conn, answer_lang, words=lang)
+    inner.conditions(picked, choice["name"] if choice else None)
+    if inner is not checker:
+        checker.problems += inner.problems
+    conditions = query.conditions(conn, choice["name"], answer_lang) if choice else []
     valid = [c["key"] for c in conditions]
-    out.update(api=api, conditions=conditions, chosen=[k for k in valid if k in picked],
-               unknown_conditions=sorted(picked - set(valid)))
-    answer = query.requirements(conn, api["name"], out["chosen"], scoped, lang)
+    out.update(api=choice, conditions=conditions, chosen=[k for k in valid if k in picked], answer_lang=answer_lang)
+    try:
+        checker.done()
+    except query.Invalid as exc:
+        # the form's own parameters with the values the KB knows nearest to those asked
+        fixed = {p.param: p.suggestion for p in exc.problems if p.param in ("api", "conditions") and p.suggestion}
+        out.update(error=str(exc), fixed=fixed or None)
+        return out
+    if choice is None:
+        return out
+    name = choice["name"]
+    answer = query.requirements(conn, name, out["chosen"], scoped, answer_lang)
     labels = {c["key"]: c["label"] for c in conditions}
     out["rows"] = [dict(r, condition_label=labels.get(r["condition"])) for r in rows_of(answer)]
-    out["notes"] = answer["notes"]
-    out["variant"] = answer["variant"]
+    words = query.ui(conn, lang)
+    shown = [{"kind": "prevailing_only", "text": words.get("note_prevailing_only", "").format(
+        name=choice["label"], language=_language_name(conn, lang))}] if answer_lang != lang else []
+    out.update(notes=shown + answer["notes"], variant=answer["variant"], answered=True,
+               section=_section(conn, name, answer_lang, answer))
     try:
-        policy = compose(conn, [api["name"]], out["chosen"], scoped=scoped, lang=lang)["policy"]
+        policy = compose(conn, [name], out["chosen"], scoped=scoped, lang=answer_lang)["policy"]
         out["policy_json"] = json.dumps(policy, indent=2, ensure_ascii=False)
     except KBError:
         out["policy_json"] = None  # the page gives no statement to compose (a condition-only API)
     return out
+
+
+def _language_name(conn, code: str) -> str:
+    return next((x["name"] for x in query.languages(conn) if x["code"] == code), code)
+
+
+def _section(conn, name: str, lang: str, answer: dict) -> dict:
+    """The section that documents the context: an API's own permissions section, else the first
+    section that answers (or that introduces one of its conditions)."""
+    api = next((a for a in query.apis(conn, lang) if a["name"] == name and a["section_url"]), None)
+    if api:
+        return {"heading": api["heading"], "url": _web_url(api["section_url"])}
+    sources = [s["source"] for s in answer["statements"]] or [c["source"] for c in query.conditions(conn, name, lang)]
+    return {"heading": sources[0]["heading"], "url": _web_url(sources[0]["url"])} if sources else {}
 
 
 def _page(conn, lang: str) -> dict:
@@ -97,8 +133,9 @@ def _page(conn, lang: str) -> dict:
 
 
 async def home(datasette, request, send):
-    """The form (API, its conditions, scoped) and its answer: the requirements table, the
-    policy JSON and the notes, from the same functions as `kb requirements` and `kb policy`."""
+    """The form (a role context, its conditions, scoped) and its answer: the requirements table,
+    the policy JSON and the notes, from the same functions as `kb requirements` and `kb policy`;
+    or the refusal `kb requirements` would give (a 400)."""
     if DB_NAME not in datasette.databases:
         # not a KB (`datasette other.db` where this package is installed): Datasette's own index
         from datasette.views.index import IndexView
@@ -106,26 +143,33 @@ async def home(datasette, request, send):
         request.scope["url_route"] = {"kwargs": {"format": None}}  # what Datasette's own route captures
         return await IndexView.as_view(datasette)(request, send)
     db = datasette.get_database(DB_NAME)
-    meta = await db.execute_fn(lambda conn: {"codes": [x["code"] for x in query.languages(conn)],
+    meta = await db.execute_fn(lambda conn: {"codes": query.page_languages(conn),
                                              "default": query.prevailing_language(conn)})
     lang = chosen_lang(request, meta["codes"], meta["default"])
+    asked_lang = request.args.get("lang") or None
     asked = request.args.get("api", "").strip()
-    picked = {k for v in request.args.getlist("conditions") for k in v.split(",") if k}
+    picked = list(dict.fromkeys(k.strip() for v in request.args.getlist("conditions") for k in v.split(",")
+                                if k.strip()))
     scoped = request.args.get("scoped") == "1"
-    answer = await db.execute_fn(lambda conn: {**_answer(conn, lang, asked, picked, scoped), **_page(conn, lang)})
+    answer = await db.execute_fn(lambda conn: {**_answer(conn, asked_lang, lang, asked, picked, scoped),
+                                               **_page(conn, lang)})
     api = answer["api"]
     selection = {"api": api["name"] if api else asked, "conditions": ",".join(answer["chosen"]),
                  "scoped": "1" if scoped else ""}
     queries = canned.load_queries()
+    fixed = answer["fixed"]
     context = {
         **answer, "lang": lang, "t": answer["ui"], "asked_api": asked, "scoped": scoped,
-        "suggestion": answer["suggestion"] and {
-            "api": answer["suggestion"], "url": "/?" + urlencode({"api": answer["suggestion"], "lang": lang})},
-        "json_url": _query_url(datasette, "requirements", dict(selection, lang=lang, scoped="1" if scoped else "0"),
-                               json_api=True) if api else None,
+        "apis": [c for c in answer["choices"] if c["kind"] == "api"],
+        "features": [c for c in answer["choices"] if c["kind"] == "feature"],
+        "fixed_url": fixed and "/?" + urlencode({k: v for k, v in {**selection, "lang": lang, **fixed}.items() if v}),
+        "fixed_text": fixed and ", ".join(fixed.values()),
+        "json_url": _query_url(datasette, "requirements", dict(selection, lang=answer["answer_lang"],
+                                                               scoped="1" if scoped else "0"),
+                               json_api=True) if answer["answered"] else None,
         "switch": [{"code": x["code"], "name": x["name"],
                     "url": "/?" + urlencode({k: v for k, v in dict(selection, lang=x["code"]).items() if v})}
-                   for x in answer["languages"]],
+                   for x in answer["languages"] if x["code"] in meta["codes"]],
         "queries": [{"name": name, "title": q["title"].get(lang) or q["title"]["en"],
                      "description": q["description"].get(lang) or q["description"]["en"],
                      "url": _query_url(datasette, name, q["example"])} for name, q in queries.items()],
@@ -137,7 +181,8 @@ async def home(datasette, request, send):
         # the requirements as one table per section; the panel's words; the change log's feed
         "sections": tables.sections(answer["rows"]), **panel.context(answer["ui"]), "feed_url": "/-/changes.atom",
     }
-    return Response.html(await datasette.render_template("kb_home.html", context, request=request))
+    html = await datasette.render_template("kb_home.html", context, request=request)
+    return Response.html(html, status=400 if answer["error"] else 200)
 
 
 def _query_url(datasette, name: str, params: dict, json_api: bool = False) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 # Words of the home page the panel uses too.
-SHARED_WORDS = ("conditions", "scoped", "copy_label", "copied_label", "variant_scoped", "variant_default", "col_action")
+SHARED_WORDS = ("conditions", "scoped", "copy_label", "copied_label", "variant_scoped", "variant_default", "col_action",
+                "group_apis", "group_features", "in_prevailing_only")
 
 # The policy as files. `from` names the member of the /-/policy answer the file holds ("policy": the
 # document, written as JSON); a format the writer adds (`kb policy --format …`) is one more entry here,

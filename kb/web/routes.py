@@ -21,10 +21,10 @@ import json
 
 from datasette.utils.asgi import Response
 
-from .. import DB_NAME, query
+from .. import DB_NAME, query, roles
 from .. import policy as P
 from ..limits import MAX_DEPTH, LimitError, check_value
-from ..query import KBError
+from ..query import Invalid, KBError
 from . import budget
 
 MAX_BODY = 256 * 1024
@@ -39,7 +39,16 @@ class HTTPError(Exception):
 
 
 def _error(status: int, message: str) -> Response:
-    return Response.json({"error": message}, status=status)
+    return Response.json({"ok": False, "error": message, "status": status}, status=status)
+
+
+def _refusal(exc: KBError) -> Response:
+    """A KBError as a door answers it: an Invalid with its problems one by one, else its sentence."""
+    if isinstance(exc, Invalid):
+        return Response.json(exc.to_json(), status=400)
+    if isinstance(exc, budget.ChildError):
+        return Response.json(exc.body, status=exc.status)
+    return _error(getattr(exc, "status", 400), str(exc))
 
 
 async def _run(datasette, fn) -> Response:
@@ -50,8 +59,10 @@ async def _run(datasette, fn) -> Response:
         return _error(503, f"no database named {DB_NAME!r} is being served")
     try:
         return Response.json(await db.execute_fn(fn))
-    except (KBError, HTTPError) as exc:
-        return _error(getattr(exc, "status", 400), str(exc))
+    except HTTPError as exc:
+        return _error(exc.status, str(exc))
+    except KBError as exc:
+        return _refusal(exc)
 
 
 async def _json_body(request) -> dict:
@@ -164,7 +175,7 @@ async def _bounded(datasette, request, job, args: dict) -> Response:
     except budget.OverBudget as exc:
         return _error(exc.status, str(exc))
     except KBError as exc:
-        return _error(getattr(exc, "status", 400), str(exc))
+        return _refusal(exc)
     return Response.json(result)
 
 
@@ -227,17 +238,21 @@ async def audit_route(request, datasette):
 
 
 async def options_route(request, datasette):
+    """Every role context the home page offers (kb.roles.choices: the APIs, then the features guide
+    pages document), each with the language whose pages answer it and its conditions, labelled in
+    the language asked where the lexicon has a label."""
     asked = request.args.get("lang") or None
 
     def fn(conn):
         lang = query.check_lang(conn, asked)
-        out = []
-        for a in query.apis(conn, lang):
-            if a["documented"]:
-                conds = query.conditions(conn, a["name"], lang)
-                out.append({"name": a["name"], "heading": a["heading"],
-                            "conditions": [{"key": c["key"], "label": c["label"]} for c in conds]})
-        return {"lang": lang, "apis": out}
+        out, headings = [], {}
+        for c in roles.choices(conn, lang):
+            if c["lang"] not in headings:
+                headings[c["lang"]] = {a["name"]: a["heading"] for a in query.apis(conn, c["lang"])}
+            conds = query.conditions(conn, c["name"], c["lang"])
+            out.append({**c, "heading": headings[c["lang"]].get(c["name"]),
+                        "conditions": [{"key": x["key"], "label": x["labels"].get(lang) or x["label"]} for x in conds]})
+        return {"lang": lang, "prevailing": query.prevailing_language(conn), "apis": out}
 
     return await _run(datasette, fn)
 

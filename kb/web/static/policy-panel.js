@@ -107,8 +107,13 @@
     status.textContent = t("panel_loading");
     try {
       options = await call("GET", `/-/policy/options?lang=${encodeURIComponent(initial.lang || "")}`);
-      apis.replaceChildren(...options.apis.map((a) => el("option", { value: a.name, text: a.name,
-        selected: a.name === initial.api })));
+      // the APIs, then the features guide pages document; one only the prevailing language's pages
+      // document says so, and its policy is written from them
+      const groups = [["api", "group_apis"], ["feature", "group_features"]].map(([kind, word]) => [word,
+        options.apis.filter((a) => a.kind === kind)]).filter(([, items]) => items.length);
+      apis.replaceChildren(...groups.map(([word, items]) => el("optgroup", { label: t(word) },
+        items.map((a) => el("option", { value: a.name, "data-lang": a.lang, selected: a.name === initial.api,
+          text: a.lang === options.lang ? a.label : t("in_prevailing_only", { name: a.label }) })))));
       status.textContent = "";
     } catch (err) {
       status.textContent = t("panel_error_options", { error: err.message });
@@ -224,8 +229,12 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const action = event.submitter ? event.submitter.name : "compose";
+    // one language answers the whole role: the page's, unless a context is documented only in the
+    // prevailing language's pages (its policy, and the others', are then theirs)
+    const langs = new Set(options.apis.filter((a) => chosen(apis).includes(a.name)).map((a) => a.lang));
+    const lang = langs.size && !langs.has(options.lang) || langs.size > 1 ? options.prevailing : initial.lang;
     const body = {
-      apis: chosen(apis), lang: initial.lang || undefined, scoped: scoped.checked,
+      apis: chosen(apis), lang: lang || undefined, scoped: scoped.checked,
       conditions: Array.from(conds.querySelectorAll("input:checked")).map((b) => b.value),
       input_kms_keys: kmsKey.value.split(/[\s,]+/).filter(Boolean),
       region: region.value.trim() || undefined, account: account.value.trim() || undefined,
