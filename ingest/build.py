@@ -16,7 +16,7 @@ from .catalog import ActionCatalog, ApiModel
 from .extract import Finding, PageFacts
 from .facts import iam_rules
 from .lexicon import all_lexicons
-from .pages import PageTiming, extract_pages
+from .pages import PageTiming, extract_pages, no_collector
 from .revisions import skip_repeated_revisions
 from .sources import Source, page_key, read_file
 
@@ -39,6 +39,12 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     `finish(db_path, new_file)` runs on the written file before its check; the default carries
     the change log over and dates the page versions (ingest/versions.py). With `use_cache`, an
     unchanged page's extraction is reused (ingest/cache.py)."""
+    with no_collector():  # see ingest/pages.py
+        return _build(sources, db_path, fetch_text, finish, use_cache)
+
+
+def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], str] | None,
+           finish: Callable[[Path, Path], None] | None, use_cache: bool) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
     sources, report.skipped = skip_repeated_revisions(sources)

@@ -73,7 +73,17 @@ def load(key: str) -> PageFacts | None:
     return facts if isinstance(facts, PageFacts) else None
 
 
+def dumps(facts: PageFacts) -> bytes:
+    return pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def store(key: str, facts: PageFacts) -> None:
+    store_blob(key, dumps(facts))
+
+
+def store_blob(key: str, blob: bytes) -> None:
+    """Save an entry already pickled (by dumps): a worker process pickles a page's facts once,
+    for the cache and for the build that waits for them."""
     folder = directory()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -81,7 +91,7 @@ def store(key: str, facts: PageFacts) -> None:
             return
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(facts, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(blob)
         os.replace(tmp, folder / f"{key}.pickle")
     except OSError:
         return  # a read-only home or a full disk: the build goes on without the cache

@@ -135,6 +135,10 @@ def build_summary(report) -> dict:
               help="Seconds one page's fetch may take in all (attempts, Retry-After waits, a slow body).")
 @click.option("--run-deadline", type=Number(min=0.1), default=900.0, show_default=True,
               help="Seconds the fetches of the whole run may take; pages still to fetch then fail.")
+@click.option("--concurrency", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Requests in progress at once (never more than 2: the site is shared).")
+@click.option("--rate", type=click.FloatRange(min=0.1, max=20.0), default=5.0, show_default=True,
+              help="Requests started per second, at most, over the whole run.")
 @click.option("--register/--no-register", default=None,
               help="Write accepted pages into the source list's snapshots (default: only when the KB is "
                    "data/kb.db or --sources-file is given).")
@@ -142,7 +146,7 @@ def build_summary(report) -> dict:
               "nothing changed, 1 when a page or the run failed: for a scheduler.")
 @json_option
 def refresh_command(db_path, locations, langs, base_url, sources_file, force, timeout, retries, max_bytes,
-                    page_deadline, run_deadline, register, exit_code, as_json):
+                    page_deadline, run_deadline, concurrency, rate, register, exit_code, as_json):
     """Fetch the live pages and rebuild the KB from what changed; report what did.
 
     Exits 1 when a page failed (it keeps its previous facts) or the run failed (the KB is left as
@@ -165,7 +169,7 @@ def refresh_command(db_path, locations, langs, base_url, sources_file, force, ti
         register = sources_file is not None or db_path is None or db_path.resolve() == shipped.resolve()
     db_path = db_path or shipped
     policy = FetchPolicy(timeout=timeout, retries=retries, max_bytes=max_bytes, page_deadline=page_deadline,
-                         run_deadline=run_deadline)
+                         run_deadline=run_deadline, concurrency=concurrency, rate=rate)
     try:
         report = refresh(db_path, sources_file or DEFAULT_SOURCES, explicit=list(zip(locations, langs)),
                          base_url=base_url, force=force, policy=policy, register=register,

@@ -1,5 +1,7 @@
 """`ingest refresh`: fetch the live pages, rebuild the KB from what changed, and say what changed.
 
+Politely, at guide scale: at most two requests at once (ingest/polite.py), request starts spaced
+to a bounded rate, and every page asked conditionally, so an unchanged guide costs only 304s.
 Per page: fetch the `.md` form (the `.html` form only when the site has no `.md` form), with the
 ETag / Last-Modified of the last fetch of the text the KB holds; judge it: unchanged (304, or the
 same normalized content as the page's snapshot), new (the KB has no such page) or changed; a page
@@ -29,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kb.query import has_table
 
-from . import source_list, store, versions
+from . import polite, source_list, store, versions
 from .build import build
 from .fetch import DEFAULT_ALLOWED_HOSTS, FetchError, candidate_urls, fetch
 from .lock import now_iso, writer_lock
@@ -53,7 +55,10 @@ class FetchPolicy:
     max_bytes: int = 5_000_000
     page_deadline: float = 120.0  # one page, every form and attempt and wait included
     run_deadline: float = 900.0  # every page of the run
+    concurrency: int = polite.MAX_CONCURRENCY  # requests at once (at most polite.MAX_CONCURRENCY)
+    rate: float = 5.0  # request starts per second, at most, over the whole run
     run_end: float | None = field(default=None, repr=False)  # time.monotonic() the run must end by
+    pacer: polite.Pacer | None = field(default=None, repr=False)
 
     def page_end(self) -> float:
         return min(time.monotonic() + self.page_deadline, self.run_end or float("inf"))
@@ -194,6 +199,8 @@ def _fetch_some_form(t: PageRefresh, conditional: dict | None, policy: FetchPoli
     for n, url in enumerate(candidates):
         # Validators belong to the URL they came from: a .html ETag says nothing about the .md form.
         cond = conditional if conditional and conditional["fetched_url"] == url else {}
+        if policy.pacer is not None:
+            policy.pacer.wait()
         try:
             res = fetch(url, etag=cond.get("etag"), last_modified=cond.get("last_modified"), allowed_hosts=hosts,
                         timeout=policy.timeout, retries=policy.retries, backoff=policy.backoff,
@@ -273,6 +280,7 @@ def refresh(db_path: Path, sources_file: Path, *, explicit: Sequence[tuple[str, 
     snapshots and the source list are left as they are."""
     policy = policy or FetchPolicy()
     policy.run_end = time.monotonic() + policy.run_deadline
+    policy.pacer = polite.Pacer(policy.rate)
     say = progress or (lambda msg: None)
     db_path, sources_file = Path(db_path), Path(sources_file)
     report = RefreshReport(str(db_path), now_iso())
@@ -280,11 +288,15 @@ def refresh(db_path: Path, sources_file: Path, *, explicit: Sequence[tuple[str, 
         sources, report.pages = plan(sources_file, explicit, base_url)
         old = versions.open_kb_readonly(db_path)
         try:
+            # What the KB says of each page is read here (one connection, one thread); the fetches
+            # run on at most two threads.
+            prepared = []
             for t in report.pages:
                 try:
-                    _fetch_one(t, old, policy, say)
+                    prepared.append((t, _prepare(t, old)))
                 except Exception as exc:  # a page that breaks anything fails alone; the run goes on
                     t.fail(f"{type(exc).__name__}: {exc}")
+            polite.for_each(prepared, lambda item: _fetch_one(item[0], item[1], policy, say), policy.concurrency)
             try:
                 rejected = _install(db_path, sources, report, old, force, say)
             except Exception as exc:  # whatever failed, the run is logged as failed
@@ -307,16 +319,29 @@ def refresh(db_path: Path, sources_file: Path, *, explicit: Sequence[tuple[str, 
     return report
 
 
-def _fetch_one(t: PageRefresh, old, policy: FetchPolicy, say) -> None:
+def _prepare(t: PageRefresh, old) -> tuple[str | None, bool, dict | None]:
+    """(the snapshot's text, whether the KB holds the page, the validators to send)."""
     baseline = read_file(t.entry.location) if t.entry is not None and Path(t.entry.location).is_file() else None
     baseline_sha = store.sha256_text(baseline) if baseline is not None else None
     before = _old_page(old, t.key, t.lang)
     t.old_sha256 = before[1] if before else None
+    return baseline, before is not None, _conditional(old, t, baseline_sha)
+
+
+def _fetch_one(t: PageRefresh, prepared: tuple[str | None, bool, dict | None], policy: FetchPolicy, say) -> None:
+    try:
+        _fetch_prepared(t, *prepared, policy, say)
+    except Exception as exc:  # a page that breaks anything fails alone; the run goes on
+        t.fail(f"{type(exc).__name__}: {exc}")
+
+
+def _fetch_prepared(t: PageRefresh, baseline: str | None, held: bool, conditional: dict | None, policy: FetchPolicy,
+                    say) -> None:
     say(f"{t.lang} {t.key}: fetching {t.fetch_url}")
-    fetch_page(t, baseline, _conditional(old, t, baseline_sha), policy)
-    if t.status == "unchanged" and before is None:
+    fetch_page(t, baseline, conditional, policy)
+    if t.status == "unchanged" and not held:
         t.status, t.text = "new", baseline  # the snapshot is live, but this KB has never held the page
-    elif t.status == "changed" and before is None:
+    elif t.status == "changed" and not held:
         t.status = "new"
     t.new_sha256 = store.sha256_text(t.text) if t.accepted and t.text is not None else t.old_sha256
     say(f"{t.lang} {t.key}: {t.status}" + (f" ({t.reason})" if t.reason else ""))
@@ -456,9 +481,12 @@ def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
     base = sources_file.parent
     day = (t.retrieved_at or now_iso())[:10]
     ext = _EXTENSIONS[t.format]
-    if t.entry is not None:
-        current = Path(t.entry.location)
-        same_form = (t.entry.format or guess_format(t.entry.location, "")) == t.format
+    # A page of a [[guide]] directory keeps its shipped file (now its older revision) and gets a
+    # [[page]] entry and a snapshot of its own, as a page the list lacked.
+    entry = t.entry if t.entry is not None and source_list.has_page(sources_file, t.key, t.lang) else None
+    if entry is not None:
+        current = Path(entry.location)
+        same_form = (entry.format or guess_format(entry.location, "")) == t.format
         path = current if same_form else current.with_name(re.sub(r"\.(md|html?|txt)$", "", current.name) + ext)
     else:
         path = base / "snapshots" / f"{t.key}.{t.lang}{ext}"
@@ -472,11 +500,11 @@ def _save_snapshot(sources_file: Path, t: PageRefresh) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     relative = os.path.relpath(path, base)
-    if t.entry is None:
+    if entry is None:
         source_list.append_page(sources_file, {
             "key": t.key, "lang": t.lang, "url": t.url, "file": relative, "format": t.format,
             "retrieved": day, "attribution": f"fetched from {t.final_url} on {day} by `ingest refresh`."})
-    elif written or path != Path(t.entry.location):  # `retrieved` says since when the snapshot holds this text
+    elif written or path != Path(entry.location):  # `retrieved` says since when the snapshot holds this text
         source_list.update_page(sources_file, t.key, t.lang,
                                 {"file": relative, "format": t.format, "retrieved": day})
 

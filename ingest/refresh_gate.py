@@ -44,8 +44,9 @@ def growth_reason(old: sqlite3.Connection | None, old_page: int | None, new: sql
 
 
 def gate(old: sqlite3.Connection | None, new: sqlite3.Connection, targets: list, force: bool) -> dict:
-    """Reasons to reject accepted pages: no API section at all (never stored, even with --force),
-    or, unless forced, growth by duplication or conflict (growth_reason), or less than half of the
+    """Reasons to reject accepted pages: no API section left of those the KB had (never stored,
+    even with --force; a page that had none, or a new one without any, is a normal page), or,
+    unless forced, growth by duplication or conflict (growth_reason), or less than half of the
     API sections or facts the KB had for the page."""
     reasons = {}
     for t in targets:
@@ -54,11 +55,12 @@ def gate(old: sqlite3.Connection | None, new: sqlite3.Connection, targets: list,
         page_id = new.execute("select id from page where is_current and page_key = ? and lang = ?",
                               [t.key, t.lang]).fetchone()[0]
         sections = _api_sections(new, page_id)
-        if sections == 0:
-            reasons[(t.key, t.lang)] = "rejected: the page yields no API permission section"
-            continue
         before = old.execute("select id from page where is_current and page_key = ? and lang = ?",
                              [t.key, t.lang]).fetchone() if old is not None else None
+        old_sections = _api_sections(old, before[0]) if old is not None and before is not None else 0
+        if sections == 0 and old_sections:
+            reasons[(t.key, t.lang)] = "rejected: the page yields no API permission section"
+            continue
         if force:
             continue
         new_size = changelog.page_facts(new, page_id).size
@@ -69,7 +71,6 @@ def gate(old: sqlite3.Connection | None, new: sqlite3.Connection, targets: list,
             continue
         if before is None or old is None or old_size is None:
             continue
-        old_sections = _api_sections(old, before[0])
         if sections < KEEP_AT_LEAST * old_sections or new_size < KEEP_AT_LEAST * old_size:
             reasons[(t.key, t.lang)] = (
                 f"rejected: the page lost most of its facts ({sections} of {old_sections} API sections, "

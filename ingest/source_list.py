@@ -24,6 +24,12 @@ def append_page(sources_file: Path, entry: dict[str, str]) -> None:
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
 
+def has_page(sources_file: Path, key: str, lang: str) -> bool:
+    """The source list has a [[page]] entry of (key, lang) (a page of a [[guide]] directory has none)."""
+    pages = tomllib.loads(sources_file.read_text(encoding="utf-8")).get("page", [])
+    return any(p.get("key") == key and p.get("lang") == lang for p in pages)
+
+
 def update_page(sources_file: Path, key: str, lang: str, values: dict[str, str]) -> None:
     """Set `values` in the [[page]] entry of (key, lang), keeping every comment and other line."""
     lines = sources_file.read_text(encoding="utf-8").splitlines(keepends=True)

@@ -1,6 +1,7 @@
 """Write extracted facts into a fresh SQLite file, finish its shape, swap it in atomically.
 
-Tables come from kb/schema.py (the one definition both sides share); rows are collected with
+Tables come from kb/schema.py (the one definition both sides share), created from its DDL in
+kb/schema.sql (no ORM import at build time, see kb/schema_sql.py); rows are collected with
 ids assigned here and go in as one sqlite-utils batch per table; `ensure_db_shape` is the one
 place that adds indexes, full-text search and views, so the database is always finished the
 same way. Besides the pages' facts, a KB carries what the read side would otherwise load from
@@ -22,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from kb.schema import VIEWS
+from kb import schema_sql
 
 from . import member_access
 from .changelog import resource_shape
@@ -59,13 +60,13 @@ class Catalogues:
 
 
 def create_tables(path: Path) -> None:
-    from sqlmodel import SQLModel, create_engine
-
-    from kb import schema  # noqa: F401  (registers the tables)
-
-    engine = create_engine(f"sqlite:///{path}")
-    SQLModel.metadata.create_all(engine)
-    engine.dispose()
+    """Every table and index of kb/schema.py that the file at `path` lacks."""
+    tables, _ = schema_sql.current_ddl()
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(tables)
+    finally:
+        conn.close()
 
 
 def write(path: Path, records: list[PageRecord], findings: list[Finding], build_info: dict,
@@ -327,7 +328,7 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     db.execute("""create virtual table if not exists section_fts using fts5(
         heading, body, content='section', content_rowid='id', tokenize='trigram')""")
     db.execute("insert into section_fts(section_fts) values('rebuild')")
-    for name, sql in VIEWS.items():
+    for name, sql in schema_sql.view_sql(schema_sql.current_ddl()[1]).items():
         db.create_view(name, sql, replace=True)
 
 

@@ -49,7 +49,7 @@ def child_atheris(target: str, runs: int, max_len: int, timeout: int, stats: Pat
     # Libraries first, uninstrumented (fast); then our modules with coverage instrumentation.
     import botocore  # noqa: F401
     import bs4  # noqa: F401
-    import markdown_it  # noqa: F401
+    import pyromark  # noqa: F401
 
     with atheris.instrument_imports(include=["ingest", "kb", "tests.fuzz_targets"]):
         from tests import fuzz_targets

@@ -75,7 +75,7 @@ def test_the_run_deadline_fails_the_pages_left(ws):
         srv.route("/sagemaker/latest/dg/other.md", page(CURRENT_EN))
         code, report, _ = refresh(ws, "--source", srv.url(EN_HTML), "--lang", "en",
                                   "--source", srv.url("/sagemaker/latest/dg/other.md"), "--lang", "en",
-                                  "--run-deadline", "1")
+                                  "--run-deadline", "1", "--concurrency", "1")  # `other` waits its turn
     assert code == 1
     reasons = {p["page_key"]: p["reason"] or "" for p in report["pages"]}
     assert "deadline" in reasons["other"] and not srv.hits("/sagemaker/latest/dg/other.md")

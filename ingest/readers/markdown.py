@@ -7,8 +7,9 @@ Two real dialects are read (see /work/shared/corpus/README.md):
 * the awsdocs GitHub source: ``# Title<a name="id"></a>`` on one line, punctuation
   backslash-escaped, note labels ending in a hard break (``**Note**␠␠``).
 
-All Markdown parsing is markdown-it-py's (CommonMark + tables); this module only walks the
-token stream and maps it onto the model. It keeps what the page printed and judges nothing:
+All Markdown parsing is pulldown-cmark's (CommonMark + tables, through pyromark; md_tokens.py
+hands its events over as a flat token stream); this module only walks the tokens and maps them
+onto the model. It keeps what the page printed and judges nothing:
 code text is kept verbatim, even where the JSON is broken.
 """
 
@@ -17,69 +18,17 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_inline import image, link
-from markdown_it.token import Token
-
 from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cell, Link, Page, ReaderError, Section
 
+from .md_tokens import Token, collector_paused, normalize_newlines, tokens
+
 DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "Warning": "warning"}
-
-_MD = MarkdownIt("commonmark").enable("table")
-# markdown-it looks for a link's `]` from every `[` to the end of the paragraph: quadratic on a run
-# of `[`; and each emphasis, code, escape or tag marker costs it microseconds. Bounds keep a paragraph
-# linear and fast: a link (text and target) ends within MAX_LINK characters (the longest on the docs
-# pages is 362); a paragraph with more than one `[` per 64 characters (8 at least; the PassRole list
-# has one per 75), or more markup characters than one in 16 (64 at least), is read as plain text —
-# its markup characters stand in the private-use area while markdown-it reads it, and are put back.
-MAX_LINK = 512
-_MARKUP = "*_`\\<>&!"
-_AS_TEXT = {ord(c): 0xE000 + ord(c) for c in "[]" + _MARKUP}
-_BACK = {v: k for k, v in _AS_TEXT.items()}
-
-
-def _hostile(content: str) -> bool:
-    if content.count("[") > max(8, len(content) // 64):
-        return True
-    return sum(content.count(c) for c in _MARKUP) > max(64, len(content) // 16)
-
-
-def _brackets_as_text(state) -> None:
-    for token in state.tokens:
-        if token.type == "inline" and _hostile(token.content):
-            token.meta = {**(token.meta or {}), "printed": token.content}
-            token.content = token.content.translate(_AS_TEXT)
-
-
-def _printed_content(state) -> None:
-    for token in state.tokens:
-        if token.type == "inline" and token.meta and "printed" in token.meta:
-            token.content = token.meta.pop("printed")
-            for child in token.children or []:
-                child.content = child.content.translate(_BACK)
-
-
-def _bounded(rule):
-    def bounded(state, silent: bool) -> bool:
-        end = state.posMax
-        state.posMax = min(end, state.pos + MAX_LINK)
-        try:
-            return rule(state, silent)
-        finally:
-            state.posMax = end
-    return bounded
-
-
-_MD.inline.ruler.at("link", _bounded(link))
-_MD.inline.ruler.at("image", _bounded(image))
-_MD.core.ruler.before("inline", "brackets_as_text", _brackets_as_text)
-_MD.core.ruler.after("inline", "printed_content", _printed_content)
 
 # <a name="id"> (or id="id") is how both dialects print a section anchor: an <a> tag, then its
 # attribute. Two steps, each linear on any text (a tag's body is scanned once, to its `>`).
 _A_TAG = re.compile(r"<a\s[^>]*+", re.IGNORECASE)
 _ANCHOR_ATTR = re.compile(r"""(?<!\S)(?:name|id)\s*+=\s*+["']([^"']+)["']""", re.IGNORECASE)
-# Raw HTML is not unescaped by markdown-it, so an escaped anchor (`sagemaker\-roles`) is cleaned here.
+# Raw HTML is not unescaped by the parser, so an escaped anchor (`sagemaker\-roles`) is cleaned here.
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 # `#### [ JSON ]` is the label of a code tab, not a section.
 _TAB_LABEL = re.compile(r"\[ [^\]]+ \]")
@@ -104,10 +53,16 @@ def read_markdown(
     if not isinstance(text, str) or not text.strip():
         raise ReaderError(f"{source or 'markdown input'}: empty document")
     labels = DEFAULT_NOTE_LABELS if note_labels is None else note_labels
+    text = normalize_newlines(text)
     # Blank out front matter line for line so token line numbers still match the file.
     text = _FRONT_MATTER.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    walker = _Walker(_MD.parse(text), labels)
-    sections = walker.run()
+    with collector_paused():
+        try:
+            stream = tokens(text)
+        except UnicodeEncodeError as exc:  # a lone surrogate: not text a file can hold
+            raise ReaderError(f"{source or 'markdown input'}: not valid Unicode text ({exc.reason})") from None
+        walker = _Walker(stream, labels)
+        sections = walker.run()
     if not sections:
         raise ReaderError(f"{source or 'markdown input'}: no heading found, not a documentation page")
 
@@ -134,7 +89,7 @@ def _cell(children: list[Token]) -> Cell:
     text, codes, links = _inline(children)
     parts: list[tuple[str, str]] = []
     for t in children:
-        kind = "code" if t.type == "code_inline" else "text" if t.type in ("text", "text_special") else None
+        kind = "code" if t.type == "code_inline" else "text" if t.type == "text" else None
         if t.type in ("softbreak", "hardbreak"):
             kind, content = "text", " "
         else:
@@ -163,11 +118,11 @@ def _inline(children: list[Token]) -> tuple[str, list[str], list[Link]]:
         elif t.type in ("softbreak", "hardbreak"):
             parts.append(" ")
         elif t.type == "link_open":
-            link_start, href = len(parts), str(t.attrGet("href") or "")
+            link_start, href = len(parts), t.href
         elif t.type == "link_close" and link_start is not None:
             links.append(Link(text=_collapse("".join(parts[link_start:])), href=href))
             link_start = None
-        elif t.type in ("text", "text_special", "image"):  # image: its alt text is what prints
+        elif t.type in ("text", "image"):  # image: its alt text is what prints
             parts.append(t.content)
         # html_inline (<a name>, </a>) and emphasis markers print nothing.
     return _collapse("".join(parts)), codes, links
@@ -207,7 +162,7 @@ def _all_bold(children: list[Token]) -> bool:
     for t in _significant(children):
         if t.type in ("strong_open", "strong_close"):
             depth += 1 if t.type == "strong_open" else -1
-        elif t.type in ("text", "text_special", "code_inline"):
+        elif t.type in ("text", "code_inline"):
             if depth == 0:
                 return False
             seen = True
