@@ -1,4 +1,4 @@
--- Generated from kb/schema.py (sha256 3bd1e20f9cb9b57a3075c1391777e9323b58f28549380fc8984b0d358fc6036e) by `python -m kb.schema_sql > kb/schema.sql`;
+-- Generated from kb/schema.py (sha256 0820e103fda4f086c99b458ccf38a7f92eb9ad71cbf3fa95412fea9e9ed86a5e) by `python -m kb.schema_sql > kb/schema.sql`;
 -- do not edit: edit kb/schema.py and generate this again (tests/test_schema_sql.py checks it is current).
 
 CREATE TABLE action (
@@ -72,6 +72,7 @@ CREATE TABLE request_shape (
 	name VARCHAR NOT NULL, 
 	type VARCHAR NOT NULL, 
 	members_json VARCHAR, 
+	access_when_json VARCHAR, 
 	PRIMARY KEY (id)
 );
 CREATE INDEX ix_request_shape_name ON request_shape (name);
