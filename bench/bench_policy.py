@@ -58,6 +58,33 @@ def crud_template(policy: dict, db: Path) -> str:
     return yaml.safe_dump(template, sort_keys=False)
 
 
+def _many_channels(db: Path, channels: int = 1000) -> None:
+    """compose() and audit() in-process on a request of `channels` input channels (issue 12: linear
+    in the request, ≤ 1 s for 1,000), the best of three."""
+    import time
+
+    from kb import policy as P
+    from kb import query
+    conn = query.connect(db)
+    body = json.loads(REQUEST.read_text())
+    channel = body["InputDataConfig"][0]
+    body["InputDataConfig"] = [json.loads(json.dumps(channel).replace("train", f"train-{i:04d}")) | {"ChannelName": f"c{i}"}
+                               for i in range(channels)]
+    def best_of_three(run) -> tuple[float, dict]:
+        best, out = float("inf"), {}
+        for _ in range(3):
+            t = time.perf_counter()
+            out = run()
+            best = min(best, time.perf_counter() - t)
+        return best, out
+
+    took, composed = best_of_three(lambda: P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "big")]))
+    print(f"compose of a request with {channels} input channels (in process, best of 3): {took:.2f} s")
+    took, _ = best_of_three(lambda: P.audit(conn, [(composed["policy"], "p")], ["CreateTrainingJob"],
+                                            requests=[(None, body, "big")]))
+    print(f"audit of that policy against that request (in process, best of 3): {took:.2f} s")
+
+
 def main() -> None:
     sentry = BIN / "policy_sentry"
     prefix = _offline()
@@ -71,6 +98,7 @@ def main() -> None:
         actions = {a for s in policy["Statement"] for a in s["Action"]}
         print(f"kb policy CreateTrainingJob --request {REQUEST.name} --json ({where}): {summary(ours)}")
         print(f"  {len(policy['Statement'])} statements, {len(actions)} actions")
+        _many_channels(db)
         if not sentry.exists():
             print("policy_sentry not installed (pip install -e '.[bench]'): no comparison run")
             return

@@ -17,7 +17,7 @@ from .catalogue import Catalogue
 from .compose import bind_requests, compose
 from .plan import Plan, check_role, plan
 from .request import Shapes
-from .role_policy import glob_covers, parse_role_policy
+from .role_policy import Covering, glob_covers, parse_role_policy
 from .words import Words
 
 MAX_ACTIONS_LISTED = 250  # an excess pattern granting more is summarised per service
@@ -211,12 +211,13 @@ def _broader_than_needed(comp: dict, allows, w: Words) -> list[dict]:
     for action, prov in _request_pairs(comp):
         needed.setdefault(action, set()).add(prov["resource"])
     out = []
+    covering: dict[str, Covering] = {}
     for action, arns in needed.items():
         for s in allows:
             if not s.matches(action) or s.resources is None:
                 continue
-            wide = [r for r in s.resources if any(glob_covers(r, a) for a in arns)
-                    and not any(glob_covers(a, r) for a in arns)]
+            needs = covering.setdefault(action, Covering(arns))
+            wide = [r for r in s.resources if not needs.covers(r) and any(glob_covers(r, a) for a in arns)]
             if wide:
                 out.append({"actions": [action], "granted_on": wide, "needed_on": sorted(arns), "statement": s.label,
                             "note": w("broader", statement=s.label, granted=", ".join(wide))})

@@ -28,7 +28,7 @@ from .catalogue import Catalogue
 from .inputs import expand
 from .plan import Plan, check_role, plan
 from .request import Request, Shapes, bare, bind_request, strings_in
-from .role_policy import glob_covers
+from .role_policy import glob_covers, narrowest
 from .touches import manifest_touches, member_touches
 from .words import Words
 
@@ -312,8 +312,7 @@ def _statements(groups: dict[tuple, dict[str, _Grant]], p: Plan) -> tuple[list[d
     for (effect, cond, origin), grants in in_order:
         by_resources: dict[tuple, list[str]] = {}
         for action, grant in grants.items():
-            res = ("*",) if "*" in grant.resources else tuple(sorted(
-                r for r in grant.resources if not any(o != r and glob_covers(o, r) for o in grant.resources)))
+            res = ("*",) if "*" in grant.resources else tuple(narrowest(grant.resources))
             if effect == "Allow" and cond is None and res != ("*",) and action.lower() in anywhere:
                 continue
             by_resources.setdefault(res, []).append(action)

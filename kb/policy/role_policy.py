@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
 
@@ -39,6 +39,40 @@ def glob_covers(pattern: str, target: str) -> bool:
     return _covering(pattern).fullmatch(target) is not None
 
 
+class Covering:
+    """Which of many IAM patterns cover a target, without trying each: an exact pattern covers only
+    itself, `prefix*` (the shape of nearly every S3 grant) every target starting with the prefix,
+    looked up per prefix of the target; other wildcard patterns are tried one by one. Linear in the
+    target's length where glob_covers over every pattern is linear in their number."""
+
+    def __init__(self, patterns):
+        self.exact: set[str] = set()
+        self.prefixes: set[str] = set()
+        self.others: list[str] = []
+        for p in patterns:
+            if "*" not in p and "?" not in p:
+                self.exact.add(p)
+            elif p.endswith("*") and "*" not in p[:-1] and "?" not in p:
+                self.prefixes.add(p[:-1])
+            else:
+                self.others.append(p)
+        self.lengths = sorted({len(p) for p in self.prefixes})
+
+    def covers(self, target: str, *, other_than_itself: bool = False) -> bool:
+        if target in self.exact and not other_than_itself:
+            return True
+        if any(target[:n] in self.prefixes and not (other_than_itself and target == target[:n] + "*")
+               for n in self.lengths if n <= len(target)):
+            return True
+        return any(glob_covers(p, target) for p in self.others if not (other_than_itself and p == target))
+
+
+def narrowest(resources) -> list[str]:
+    """The resources no other one of them covers, sorted."""
+    index = Covering(resources)
+    return sorted(r for r in resources if not index.covers(r, other_than_itself=True))
+
+
 @dataclass
 class RoleStatement:
     label: str
@@ -48,6 +82,7 @@ class RoleStatement:
     resources: list[str] | None
     not_resources: list[str] | None
     condition: dict | None
+    _index: Covering | None = field(default=None, repr=False, compare=False)
 
     def matches(self, action: str) -> bool:
         hit = any(glob(p, True).fullmatch(action) for p in (self.actions or self.not_actions or []))
@@ -55,7 +90,11 @@ class RoleStatement:
 
     def covers(self, resource: str) -> bool:
         if self.resources is not None:
-            return any(glob_covers(p, resource) for p in self.resources)
+            if len(self.resources) < 8:
+                return any(glob_covers(p, resource) for p in self.resources)
+            if self._index is None:
+                self._index = Covering(self.resources)
+            return self._index.covers(resource)
         return not any(glob(p, False).fullmatch(resource) or glob_covers(p, resource) for p in self.not_resources or [])
 
     @property
