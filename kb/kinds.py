@@ -5,7 +5,7 @@ ingest writes only these (tests/test_cli_consistency.py reads its sources to che
 FINDING_KINDS = (
     "invalid_json", "repaired_json", "snippet_too_deep", "snippet_too_large", "api_name_typo",
     "unknown_request_field", "unknown_action", "unclassified_condition", "duplicate_resource", "drift",
-    "duplicate_section", "conflicting_sections",
+    "duplicate_section", "conflicting_sections", "pages_disagree", "passrole_lists_disagree",
 )
 
 CHANGE_KINDS = (

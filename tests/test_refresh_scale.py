@@ -45,7 +45,9 @@ def _serve(srv: LoopbackServer, ws: Path, names: list[str], changed: str | None 
         if name == changed:
             text += "\n\nThis paragraph was added by the site.\n"
         reply = page(text, etag=f'"{name}-{"v2" if name == changed else "v1"}"')
-        reply.delay = 0.02  # long enough for two requests to overlap
+        # an answer takes five start intervals (1 / RATE): the next request starts while it is under way,
+        # however slow the machine, so two are in flight whenever the client allows two
+        reply.delay = 5 / RATE
         srv.route(f"/mirror/sagemaker/latest/dg/{name}.md", reply)
 
 
