@@ -324,6 +324,10 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     db.table("snippet").create_index(["role"], if_not_exists=True)
     db.table("ui_text").create_index(["lang", "key"], unique=True, if_not_exists=True)
     db.table("request_shape").create_index(["service", "name"], unique=True, if_not_exists=True)
+    # every question asks for the current pages of a language: read from an index that holds what
+    # it wants, not from the page rows (each carries its whole text); actions are asked in any case
+    db.execute("create index if not exists idx_page_current on page (is_current, lang, page_key, id)")
+    db.execute("create index if not exists idx_action_lower on action (lower(name), known)")
     # trigram: Japanese has no spaces between words, so search must match any substring.
     db.execute("""create virtual table if not exists section_fts using fts5(
         heading, body, content='section', content_rowid='id', tokenize='trigram')""")

@@ -9,8 +9,6 @@ import click
 
 from . import policy as P
 from .cli import _run, json_option, lang_option
-from .policy.formats import FORMATS, render
-from .policy.role import whole_role
 from .query import KBError
 
 
@@ -62,6 +60,9 @@ context_options = [
                  help="A manifest file a ManifestFile channel names (its content): grants the objects it lists. "
                       "Repeatable."),
 ]
+
+
+FORMATS = ("json", "role", "cloudformation", "terraform", "cli")  # kb/policy/formats.py writes all but json
 
 
 def _key_arns(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -116,7 +117,9 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
                                   manifests=_manifests(manifests)))
     if fmt == "json":
         _print_policy(data, explain, as_json)
-    else:
+    else:  # the whole role's modules (and YAML) only when asked for
+        from .policy.formats import render
+        from .policy.role import whole_role
         role = _run(lambda: whole_role(obj.conn(), data, data["lang"]))
         click.echo(render(fmt, role), nl=False)
         for note in data["notes"] + role["notes"]:

@@ -97,14 +97,9 @@ def ask(conn, lang: str | None = None, page: str | None = None, page_scope: str 
     return checker, checker.page(page, page_scope)
 
 
-def _pages(conn, lang: str, page: str | None = None) -> list[sqlite3.Row]:
-    """The current pages of a language (one, with `page`: its key as the source list names it)."""
-    checker, page = ask(conn, lang, page)
-    return checker.done().current_pages(page)
-
-
 def _where_pages(conn, lang: str, page: str | None) -> tuple[str, list[int]]:
-    ids = [p["id"] for p in _pages(conn, lang, page)]
+    checker, page = ask(conn, lang, page)
+    ids = checker.done().page_ids(page)
     return ",".join("?" * len(ids)), ids
 
 

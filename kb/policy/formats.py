@@ -10,8 +10,6 @@ import shlex
 
 import yaml
 
-FORMATS = ("json", "role", "cloudformation", "terraform", "cli")
-
 
 def render(fmt: str, role: dict) -> str:
     return {"role": _role, "cloudformation": _cloudformation, "terraform": _terraform, "cli": _cli}[fmt](role)
