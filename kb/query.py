@@ -167,6 +167,25 @@ def condition_fields(conn) -> dict[str, tuple[str, ...]]:
             for r in conn.execute("select key, request_fields from condition")}
 
 
+def _prevailing_pages(conn, lang: str, name: str, chosen: set[str]) -> list[dict]:
+    """In a language that does not prevail: the prevailing language's pages that document this
+    context (its main policy or a chosen condition) and have no version in `lang` — their
+    statements are not in this answer, and the reader is told where they are."""
+    prevailing = prevailing_language(conn)
+    if lang == prevailing:
+        return []
+    pages = [r[0] for r in conn.execute(
+        """select distinct p.page_key from requirement r join role_context c on c.id = r.context_id
+           join page p on p.id = r.page_id
+           where p.is_current and p.lang = ? and coalesce(r.api_name, c.key) = ?
+             and (r.condition_key is null or r.condition_key in (select value from json_each(?)))
+             and p.page_key not in (select page_key from page where is_current and lang = ?)
+           order by 1""", [prevailing, name, json.dumps(sorted(chosen)), lang])]
+    if not pages:
+        return []
+    return [note(conn, lang, "prevailing_pages", api=name, pages=pages, prevailing=prevailing)]
+
+
 def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool = False,
                  lang: str | None = None, page: str | None = None) -> dict:
     """What the role needs for `api`: the union of what every current page says (or one page,
@@ -218,6 +237,8 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
                                 "api": r["api_name"], "how": r["how"]},
                 "statement_id": st["id"], "source": _source(r),
             })
+    if page is None:
+        notes += _prevailing_pages(conn, lang, name, chosen)
     actions = sorted({a for s in statements if s["effect"] == "Allow" for a in s["actions"]})
     chosen_info = [c for c in conditions(conn, name, lang, page) if c["key"] in chosen]
     unique = list({json.dumps(n, sort_keys=True): n for n in notes}.values())

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections import Counter
 
-from .query import Checker, KBError, _where_pages, ask, did_you_mean, documented, prevailing_language, run_canned, section_url
+from .linear import Pattern, compile_linear
+from .query import Checker, KBError, _where_pages, ask, did_you_mean, documented, prevailing_language, run_canned, section_url, ui
 
 
 def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
@@ -87,6 +87,7 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
     print, for `service` when given."""
     checker, page = ask(conn, lang, page)
     lang = checker.done().lang
+    _check_trust_question(conn, api, region, account)
     marks, ids = _where_pages(conn, lang, page)
     rows = conn.execute(
         f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
@@ -113,6 +114,15 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
         # from the page that documents the most APIs' roles (the roles page), without conditions if it can
         plain = sorted((r for r in rows if (r["principals"] or "") == common), key=lambda r: -r["api_sections"])
         chosen = [r for r in plain if "Condition" not in (r["parsed_json"] or "")] or plain
+    prevailing = prevailing_language(conn)
+    if api and lang != prevailing and page is None and "Condition" not in (chosen[0]["parsed_json"] or ""):
+        # the prevailing language's pages print this kind of job's trust policy with its confused-deputy
+        # conditions, which no page of this language has: theirs, said so
+        english = trust_policy(conn, prevailing, service, api, region, account)
+        if "Condition" in json.dumps(english["policy"]):
+            english["notes"].insert(0, ui(conn, lang)["note_prevailing_only"].format(
+                language=_language_name(conn, lang), name=f"{api} (trust policy)"))
+            return english
     row = chosen[0]
     document = json.loads(row["parsed_json"])
     notes: list[str] = []
@@ -125,7 +135,29 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
             "notes": notes}
 
 
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")
+def _language_name(conn, lang: str) -> str:
+    row = conn.execute("select name from language where code = ?", [lang]).fetchone()
+    return row[0] if row else lang
+
+
+def _rule(conn, name: str) -> Pattern | None:
+    """A notation rule of ingest/facts/iam.toml (region_pattern, account_pattern), compiled linear."""
+    row = conn.execute("select value_json from iam_rule where name = ?", [name]).fetchone()
+    return compile_linear(json.loads(row[0]), capture=False, where=name) if row else None
+
+
+def _check_trust_question(conn, api: str | None, region: str | None, account: str | None) -> None:
+    """The API a model names (did you mean), a region and an account as IAM writes them: what
+    `kb policy` refuses, refused here too."""
+    if api:
+        names = [r[0] for r in conn.execute("select name from api order by 1")]
+        if api not in names:
+            raise KBError(f"no API {api!r} in the SageMaker API model{did_you_mean(api, names)}")
+    for value, rule, what in ((region, "region_pattern", "a region name (like eu-west-1)"),
+                              (account, "account_pattern", "a 12-digit AWS account ID")):
+        pattern = _rule(conn, rule)
+        if value and pattern and not pattern.match(value):
+            raise KBError(f"{value!r} is not {what}")
 
 
 def _fill(conn, document: dict, region: str | None, account: str | None, notes: list[str]) -> dict:
@@ -133,6 +165,7 @@ def _fill(conn, document: dict, region: str | None, account: str | None, notes: 
     examples (the example accounts are the IAM notation rules' own list)."""
     examples = set(json.loads((conn.execute("select value_json from iam_rule where name = 'example_accounts'")
                                .fetchone() or ["[]"])[0]))
+    region_rx = _rule(conn, "region_pattern")
     out = copy.deepcopy(document)
     statements = out["Statement"] if isinstance(out.get("Statement"), list) else [out.get("Statement")]
     touched = False
@@ -146,7 +179,7 @@ def _fill(conn, document: dict, region: str | None, account: str | None, notes: 
                 if key.lower() == "aws:sourcearn" and isinstance(value, str):
                     parts = value.split(":", 5)
                     if len(parts) == 6:
-                        if region and (_REGION.match(parts[3]) or parts[3] in ("region", "")):
+                        if region and ((region_rx and region_rx.match(parts[3])) or parts[3] in ("region", "")):
                             parts[3] = region
                         if account and (parts[4] in examples or not parts[4].isdigit()):
                             parts[4] = account

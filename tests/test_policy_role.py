@@ -146,3 +146,25 @@ def test_the_cli_writes_each_format_and_refuses_an_unknown_one(kb_db, tmp_path):
     assert bad.returncode == 2 and "'pulumi' is not one of 'json', 'role', 'cloudformation'" in bad.stderr
     none = kb("policy")
     assert none.returncode == 1 and "name the API(s) the role is passed to" in none.stderr
+
+
+def test_the_panels_downloads_are_the_clis_formats(kb_db, conn):
+    """One answer: POST /-/policy carries the whole role in each --format, as `kb policy` writes it."""
+    from kb.serve import make_datasette
+    from tests.helpers import Client
+
+    body = load("training-full.json")
+    client = Client(make_datasette(kb_db))
+    try:
+        r = client.loop.run_until_complete(client.ds.client.post(
+            "/-/policy", json={"apis": ["CreateTrainingJob"], "request": body}))
+    finally:
+        client.close()
+    assert r.status_code == 200, r.text
+    for fmt in ("role", "cloudformation", "terraform", "cli"):
+        cli = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "policy", "CreateTrainingJob", "--request",
+                              str(FIXTURES / "training-full.json"), "--format", fmt], capture_output=True, text=True)
+        assert cli.returncode == 0, cli.stderr
+        route = r.json()["formats"][fmt]
+        # the sources name the request as each door received it; everything else is the same
+        assert route.replace('"request"', "R") == cli.stdout.replace(f'"{FIXTURES / "training-full.json"}"', "R"), fmt

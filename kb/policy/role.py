@@ -28,7 +28,10 @@ def whole_role(conn, composed: dict, lang: str) -> dict:
     notes: list[str] = []
     role_arns = _role_arns(cat, composed["requests"], ctx)
     api = next((a for a in composed["apis"] if _has_role(conn, a)), composed["apis"][0])
-    trust = roles.trust_policy(conn, lang=lang, api=api, region=ctx.region, account=ctx.account)
+    try:
+        trust = roles.trust_policy(conn, lang=lang, api=api, region=ctx.region, account=ctx.account)
+    except KBError:  # no page of this language prints one: the prevailing language's pages do
+        trust = roles.trust_policy(conn, lang=None, api=api, region=ctx.region, account=ctx.account)
     notes += trust["notes"]
     caller, caller_sources = _caller(conn, cat, composed, role_arns, trust["principals"], ctx, w, notes)
     permissions, managed = split(cat, composed["policy"], _name(role_arns, composed["apis"]), w, notes)

@@ -19,6 +19,14 @@ SHARED_WORDS = ("conditions", "scoped", "copy_label", "copied_label", "variant_s
 DOWNLOADS = [
     {"format": "json", "label": "panel_download_json", "filename": "{apis}-role-policy.json",
      "mime": "application/json", "from": "policy"},
+    {"format": "role", "label": "panel_download_role", "filename": "{apis}-role.json",
+     "mime": "application/json", "from": "formats.role"},
+    {"format": "cloudformation", "label": "panel_download_cloudformation", "filename": "{apis}-role.yaml",
+     "mime": "application/yaml", "from": "formats.cloudformation"},
+    {"format": "terraform", "label": "panel_download_terraform", "filename": "{apis}-role.tf",
+     "mime": "text/plain", "from": "formats.terraform"},
+    {"format": "cli", "label": "panel_download_cli", "filename": "{apis}-role.sh",
+     "mime": "text/x-shellscript", "from": "formats.cli"},
 ]
 
 

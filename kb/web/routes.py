@@ -24,6 +24,8 @@ from datasette.utils.asgi import Response
 from .. import DB_NAME, query, roles
 from .. import policy as P
 from ..limits import MAX_DEPTH, LimitError, check_value
+from ..policy.formats import render
+from ..policy.role import whole_role
 from ..query import Invalid, KBError
 from . import budget
 
@@ -150,10 +152,19 @@ def _truthy(value) -> bool:
 
 
 def compose_job(conn, args: dict) -> dict:
-    """What a /-/policy request asks, run in its worker (kb/web/budget.py)."""
-    return P.compose(conn, args["apis"], args["conditions"], scoped=args["scoped"], lang=args["lang"],
+    """What a /-/policy request asks, run in its worker (kb/web/budget.py): the policy, and the
+    whole role in each of `kb policy --format`'s forms (the panel's downloads)."""
+    data = P.compose(conn, args["apis"], args["conditions"], scoped=args["scoped"], lang=args["lang"],
                      requests=args["requests"], input_kms_keys=args["input_kms_keys"],
                      region=args["region"], account=args["account"])
+    try:
+        role = whole_role(conn, data, data["lang"])
+    except KBError as exc:  # a KB without the guide's trust or caller pages: the policy alone
+        data["formats"], data["role_notes"] = {}, [str(exc)]
+        return data
+    data["formats"] = {fmt: render(fmt, role) for fmt in ("role", "cloudformation", "terraform", "cli")}
+    data["role_notes"] = role["notes"]  # the notes of the policy stay the library's (one answer)
+    return data
 
 
 def audit_job(conn, args: dict) -> dict:

@@ -151,7 +151,9 @@
   }
 
   function download(format, data) {
-    const body = format.from === "policy" ? JSON.stringify(data.policy, null, 2) + "\n" : data[format.from];
+    // "policy": the document; "formats.cloudformation": the text the writer wrote in that format
+    const body = format.from === "policy" ? JSON.stringify(data.policy, null, 2) + "\n"
+      : format.from.split(".").reduce((o, k) => (o == null ? o : o[k]), data);
     if (typeof body !== "string") return null;
     const url = URL.createObjectURL(new Blob([body], { type: format.mime }));
     blobUrls.push(url);
@@ -183,7 +185,8 @@
     result.replaceChildren(
       el("h3", { text: t("panel_policy_heading", { variant: t(data.variant === "scoped" ? "variant_scoped" : "variant_default") }) }),
       el("h4", { text: t("panel_conditions_used") }), used,
-      el("p", { class: "pp-downloads" }, DOWNLOADS.map((f) => download(f, data)), copy),
+      el("p", { class: "pp-downloads" }, DOWNLOADS.filter((f) => f.from === "policy"
+        || f.from.split(".").reduce((o, k) => (o == null ? o : o[k]), data) != null).map((f) => download(f, data)), copy),
       el("pre", { class: "pp-output" }, code(json)),
       ...notesList(data.notes));
     status.textContent = t("panel_status_written", { statements: data.policy.Statement.length });
