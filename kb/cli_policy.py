@@ -170,7 +170,8 @@ def _print_header_notes(data: dict, *, err: bool) -> None:
 
 @click.command()
 @click.argument("policy_files", nargs=-1, required=True, metavar="POLICY_FILE [POLICY_FILE...]")
-@click.option("--api", "apis", multiple=True, required=True, help="An API the role is passed to (repeatable).")
+@click.option("--api", "apis", multiple=True, help="An API the role is passed to (repeatable; without it, the "
+              "APIs the --request files show).")
 @click.option("--condition", "conditions", multiple=True, help="A condition that applies (repeatable).")
 @request_option
 @_with(context_options)

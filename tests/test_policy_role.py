@@ -168,3 +168,16 @@ def test_the_panels_downloads_are_the_clis_formats(kb_db, conn):
         route = r.json()["formats"][fmt]
         # the sources name the request as each door received it; everything else is the same
         assert route.replace('"request"', "R") == cli.stdout.replace(f'"{FIXTURES / "training-full.json"}"', "R"), fmt
+
+
+def test_an_audit_reads_the_request_files_as_the_writer_does_and_needs_no_api(conn, kb_db, tmp_path):
+    pipeline = (None, load("pipeline-churn.json"), "pipeline.json")
+    composed = P.compose(conn, [], requests=[pipeline])
+    got = P.audit(conn, [(composed["policy"], "p.json")], [], requests=[pipeline])
+    assert got["apis"] == ["CreateProcessingJob", "CreateTrainingJob", "CreateModel"]
+    assert (got["missing"], got["excess"], got["broader"]) == ([], [], [])
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(composed["policy"]))
+    run = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "audit", str(path), "--request",
+                          str(FIXTURES / "pipeline-churn.json"), "--strict"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .. import query
 from .catalogue import Catalogue
-from .compose import bind_requests, compose
+from .compose import bind_requests, compose, role_requests
 from .plan import Plan, check_role, plan
 from .request import Shapes
 from .role_policy import Covering, glob_covers, parse_role_policy
@@ -33,12 +33,14 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     any case) and no Deny does. Required: what every variant the page documents needs (with a
     request, its scoped variant, and the request's resources); not in excess: what any variant
     needs."""
-    lang = check_role(conn, apis, conditions, lang)[0]  # every unknown API, condition, language at once
-    cat, w = Catalogue(conn), Words(conn, lang)
+    # every unknown API, condition, language at once (APIs a request file shows are checked by plan())
+    lang = check_role(conn, apis, conditions, lang)[0] if apis else query.check_lang(conn, lang)
+    cat, w, shapes = Catalogue(conn), Words(conn, lang), Shapes(conn)
     stmts = [s for doc, name in documents for s in parse_role_policy(doc, name)]
     allows = [s for s in stmts if s.effect == "Allow"]
     denies = [s for s in stmts if s.effect == "Deny"]
-    reqs = bind_requests(conn, Shapes(conn), apis, requests, lang)
+    requests, _, apis = role_requests(conn, cat, shapes, w, apis, requests)  # as kb policy reads them
+    reqs = bind_requests(conn, shapes, apis, requests, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     need = _needs(conn, p, lang, scoped_only=bool(reqs))
     missing: list[dict] = []

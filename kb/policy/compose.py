@@ -55,14 +55,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     # every unknown API, condition, language at once (APIs a request file shows are checked by plan())
     lang = check_role(conn, apis, conditions, lang)[0] if apis else query.check_lang(conn, lang)
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
-    specs, input_notes = expand(conn, cat, list(requests), w)  # CloudTrail events, Pipeline steps
-    apis = list(apis) or list(dict.fromkeys(a for a, _, _ in specs if a))
-    if not apis and specs:  # a bare request body: the API whose request model takes it, of those passing a role
-        passing = [r[0] for r in conn.execute(
-            "select distinct api_name from role_context where role_member is not null order by 1")]
-        apis = list(dict.fromkeys(bind_request(shapes, body, source, None, passing).api for _, body, source in specs))
-    if not apis:
-        raise KBError(w("apis_needed"))
+    specs, input_notes, apis = role_requests(conn, cat, shapes, w, apis, requests)
     reqs = bind_requests(conn, shapes, apis, specs, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     ctx = context_from(cat, reqs, region, account, kms_key_arns or {})
@@ -190,6 +183,21 @@ def _add(groups: dict, group: tuple, action: str, resource: str, prov: dict, sou
         provs.append(prov)
     if source not in grant.sources:
         grant.sources.append(source)
+
+
+def role_requests(conn, cat: Catalogue, shapes: Shapes, w: Words, apis: Sequence[str], requests) -> tuple[list, list, list]:
+    """The requests the files hold (CloudTrail events, Pipeline steps), notes on what they leave out,
+    and the role's APIs: those named, else those the files show, else the API whose request model
+    takes a bare body (of those passing a role)."""
+    specs, notes = expand(conn, cat, list(requests), w)
+    found = list(apis) or list(dict.fromkeys(a for a, _, _ in specs if a))
+    if not found and specs:
+        passing = [r[0] for r in conn.execute(
+            "select distinct api_name from role_context where role_member is not null order by 1")]
+        found = list(dict.fromkeys(bind_request(shapes, body, source, None, passing).api for _, body, source in specs))
+    if not found:
+        raise KBError(w("apis_needed"))
+    return specs, notes, found
 
 
 def bind_requests(conn, shapes: Shapes, apis, requests, lang) -> list[Request]:
