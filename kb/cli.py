@@ -79,18 +79,20 @@ def requirements(obj, api, conditions, scoped, lang, page, as_json):
     data = _run(lambda: query.requirements(obj.conn(), api, list(conditions), scoped, lang, page))
 
     def text(d):
-        conds = ", ".join(c["key"] for c in d["conditions"]) or "none"
-        click.echo(f"{d['api']} ({d['lang']}, {d['variant']} policy, conditions: {conds}; pages: {', '.join(d['pages'])})")
+        w = query.ui(obj.conn(), d["lang"])
+        conds = ", ".join(c["key"] for c in d["conditions"]) or w["cli_none"]
+        click.echo(w["cli_requirements_head"].format(api=d["api"], lang=d["lang"], variant=w[f"variant_{d['variant']}"],
+                                                     conditions=conds, pages=", ".join(d["pages"])))
         for s in d["statements"]:
-            res = ", ".join(s["resources"]) if s["resources"] is not None else "(no Resource on the page)"
-            click.echo(f"\n  {s['effect']} on {res}")
+            res = ", ".join(s["resources"]) if s["resources"] is not None else w["no_resource"]
+            click.echo("\n  " + w["cli_effect_on"].format(effect=s["effect"], resources=res))
             for a in s["actions"]:
                 click.echo(f"    {a}")
             click.echo(f"  ← {s['source']['page']}: {s['source']['heading']} [{s['source']['url']}]")
             click.echo(f"    “{s['source']['text']}”")
         for n in d["notes"]:
             hint = f" (--condition {n['condition']})" if n["kind"] == "main_policy_condition" else ""
-            click.echo(f"\nnote: {n['text']}{hint}")
+            click.echo(f"\n{w['cli_note']}: {n['text']}{hint}")
 
     _emit(data, as_json, text)
 

@@ -8,6 +8,7 @@ import sys
 import click
 
 from . import policy as P
+from . import query
 from .cli import _run, json_option, lang_option
 from .query import KBError
 
@@ -116,7 +117,7 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
                                   region=region, account=account, kms_key_arns=_key_arns(kms_key_arns),
                                   manifests=_manifests(manifests)))
     if fmt == "json":
-        _print_policy(data, explain, as_json)
+        _print_policy(data, explain, as_json, query.ui(obj.conn(), data["lang"]))
     else:  # the whole role's modules (and YAML) only when asked for
         from .policy.formats import render
         from .policy.role import whole_role
@@ -128,7 +129,7 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
         sys.exit(2)
 
 
-def _print_policy(data: dict, explain: bool, as_json: bool) -> None:
+def _print_policy(data: dict, explain: bool, as_json: bool, w: dict) -> None:
     if as_json:
         out = ({"policy": data["policy"], "conditions": data["conditions"], "explain": data["explain"],
                 "notes": data["notes"]} if explain else data["policy"])
@@ -137,21 +138,21 @@ def _print_policy(data: dict, explain: bool, as_json: bool) -> None:
             click.echo(f"note: {note}", err=True)
         return
     if explain:
-        _print_explained(data)
-        _print_header_notes(data, err=False)
+        _print_explained(data, w)
+        _print_header_notes(data, err=False, w=w)
     else:  # stdout stays one policy document (`> policy.json` works); the summary goes to the terminal
         click.echo(json.dumps(data["policy"], indent=2, ensure_ascii=False))
-        _print_header_notes(data, err=True)
+        _print_header_notes(data, err=True, w=w)
 
 
-def _print_explained(data: dict) -> None:
+def _print_explained(data: dict, w: dict) -> None:
     click.echo('{\n  "Version": "2012-10-17",\n  "Statement": [')
     last = len(data["policy"]["Statement"]) - 1
     for i, (stmt, ex) in enumerate(zip(data["policy"]["Statement"], data["explain"])):
         body = json.dumps(stmt, indent=2, ensure_ascii=False).replace("\n", "\n    ")
         click.echo("    " + body + ("," if i < last else ""))
         for s in ex["sources"]:
-            what = s["condition"] or "main policy"
+            what = s["condition"] or w["variant_default"]
             click.echo(click.style(f"      // {s['api']} · {what}: “{s['text']}”", fg="green"))
             click.echo(click.style(f"      //   {s['url']}", fg="green"))
         for r in ex["resources"]:
@@ -160,12 +161,13 @@ def _print_explained(data: dict) -> None:
     click.echo("  ]\n}")
 
 
-def _print_header_notes(data: dict, *, err: bool) -> None:
-    conds = "; ".join(f"{api}: " + (", ".join(f"{c['key']} ({c['why']})" for c in cs) or "none")
+def _print_header_notes(data: dict, *, err: bool, w: dict) -> None:
+    conds = "; ".join(f"{api}: " + (", ".join(f"{c['key']} ({c['why']})" for c in cs) or w["cli_none"])
                       for api, cs in data["conditions"].items())
-    click.echo(f"\n# {data['variant']} policy · {data['lang']} page · conditions — {conds}", err=err)
+    click.echo("\n# " + w["cli_policy_head"].format(variant=w[f"variant_{data['variant']}"], lang=data["lang"],
+                                                   conditions=conds), err=err)
     for note in data["notes"]:
-        click.echo(f"# note: {note}", err=err)
+        click.echo(f"# {w['cli_note']}: {note}", err=err)
 
 
 @click.command()
@@ -193,39 +195,43 @@ def audit(obj, policy_files, apis, conditions, requests, input_kms_keys, region,
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        _print_audit(data)
+        _print_audit(data, query.ui(obj.conn(), data["lang"]))
     if strict and (data["missing"] or data["excess"] or data["broader"]):
         sys.exit(2)
 
 
-def _print_audit(d: dict) -> None:
-    conds = "; ".join(f"{a}: {', '.join(c) or 'none'}" for a, c in d["conditions"].items())
-    click.echo(f"audit against {', '.join(d['apis'])} ({d['lang']} page; conditions — {conds})")
-    click.echo(f"\nmissing ({len(d['missing'])})")
+def _print_audit(d: dict, w: dict) -> None:
+    conds = "; ".join(f"{a}: {', '.join(c) or w['cli_none']}" for a, c in d["conditions"].items())
+    click.echo(w["cli_audit_head"].format(apis=", ".join(d["apis"]), lang=d["lang"], conditions=conds))
+    click.echo("\n" + w["panel_missing"].format(count=len(d["missing"])))
     for m in d["missing"]:
         res = f" on {m['resource']} ({m['from']})" if "resource" in m else ""
         click.echo(f"  {m['action']}{res}: {m['reason']}")
         if m.get("not_granted"):
-            click.echo(f"    {len(m['not_granted'])} actions not granted, e.g. {', '.join(m['not_granted'][:5])}")
+            click.echo("    " + w["cli_not_granted"].format(count=len(m["not_granted"]),
+                                                           examples=", ".join(m["not_granted"][:5])))
         if m.get("source"):  # the page's own sentence, in the language asked for
             quoted = f"「{m['source']['text']}」" if m['source']['lang'] == "ja" else f"“{m['source']['text']}”"
             click.echo(click.style(f"    {quoted} {m['source']['url']}", fg="green"))
-    click.echo(f"\nexcess ({len(d['excess'])} patterns)")
+    click.echo("\n" + w["panel_excess"].format(count=len(d["excess"])))
     for e in d["excess"]:
         listed = ", ".join(e["actions"][:8]) + (" …" if e["count"] > 8 else "") if "actions" in e else \
             ", ".join(f"{s} {n}" for s, n in list(e["by_service"].items())[:8]) + " …"
-        click.echo(f"  {e['pattern']} [{e['statement']}] grants {e['count']} unneeded: {listed}")
-    for key, title in (("broader", "broader than the request needs"), ("resource_notes", "resources"),
-                       ("optional", "optional"), ("unknown_actions", "unknown actions")):
+        click.echo("  " + w["cli_excess_entry"].format(pattern=e["pattern"], statement=e["statement"], count=e["count"],
+                                                     listed=listed))
+    labels = {"granted_on": w["panel_granted_on"], "needed_on": w["panel_needed_on"], "statement": w["panel_statement"],
+              "page_resources": w["cli_page_resources"]}
+    for key, title in (("broader", "cli_broader"), ("resource_notes", "panel_resource_notes"),
+                       ("optional", "panel_optional"), ("unknown_actions", "panel_unknown")):
         if d[key]:
-            click.echo(f"\n{title} ({len(d[key])})")
+            click.echo("\n" + w[title].format(count=len(d[key])))
             for n in d[key]:
                 what = ", ".join(n["actions"]) if "actions" in n else n["action"]
                 click.echo(f"  {what}: {n['note']}")
-                for k in ("granted_on", "page_resources", "needed_on", "statement"):
+                for k, label in labels.items():
                     if k in n:
-                        click.echo(f"    {k.replace('_', ' ')}: {', '.join(n[k]) if isinstance(n[k], list) else n[k]}")
+                        click.echo(f"    {label}: {', '.join(n[k]) if isinstance(n[k], list) else n[k]}")
     if d["notes"]:
-        click.echo("\nnotes")
+        click.echo("\n" + w["panel_notes"])
         for note in d["notes"]:
             click.echo(f"  {note}")

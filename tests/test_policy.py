@@ -413,7 +413,7 @@ def test_cli_json_is_the_policy_document_alone(kb_db):
     # Without --json too, standard output is the document alone: the summary and notes are on stderr.
     plain = kb(kb_db, "policy", "CreateTrainingJob", "--request", str(REQUESTS / "create-training-job.json"))
     assert plain.returncode == 0 and json.loads(plain.stdout) == doc
-    assert "# scoped policy · en page · conditions — CreateTrainingJob: kms_output (inferred from" in plain.stderr
+    assert "# resource-scoped policy · en page · conditions — CreateTrainingJob: kms_output (inferred from" in plain.stderr
     assert "# note: CreateTrainingJob: a request cannot show condition 'kms_input'" in plain.stderr
 
 
