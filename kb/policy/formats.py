@@ -85,7 +85,8 @@ def _terraform(role: dict) -> str:
             out += [f'resource "aws_iam_role_policy" "{label}" {{', f"  name   = {json.dumps(p['name'])}",
                     "  role   = aws_iam_role.execution.id", f"  policy = {_hcl_json(p['document'])}", "}", ""]
     out += [f"# {role['texts']['caller']}",
-            'resource "aws_iam_policy" "caller" {', f"  policy = {_hcl_json(role['caller_policy'])}", "}", ""]
+            'resource "aws_iam_policy" "caller" {', f"  name   = {json.dumps((name or 'sagemaker-execution-role') + '-caller')}",
+            f"  policy = {_hcl_json(role['caller_policy'])}", "}", ""]
     return "\n".join(out)
 
 
