@@ -80,11 +80,13 @@ def caller(conn, api: str) -> dict:
 
 
 def trust_policy(conn, lang: str | None = None, service: str | None = None, api: str | None = None,
-                 region: str | None = None, account: str | None = None, page: str | None = None) -> dict:
+                 region: str | None = None, account: str | None = None, page: str | None = None,
+                 say_in: str | None = None) -> dict:
     """The trust policy of a role: the one a page documents for `api`'s kind of job (the API whose
     request carries the role, or the job a feature's role is for, CreateTransformJob; its
     confused-deputy conditions filled with `region` and `account`), else the plain one most pages
-    print, for `service` when given."""
+    print, for `service` when given. Notes are in `say_in` when given (an answer another language's
+    pages give), else in `lang`."""
     checker, page = ask(conn, lang, page)
     lang = checker.done().lang
     _check_trust_question(conn, api, region, account)
@@ -118,17 +120,17 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
     if api and lang != prevailing and page is None and "Condition" not in (chosen[0]["parsed_json"] or ""):
         # the prevailing language's pages print this kind of job's trust policy with its confused-deputy
         # conditions, which no page of this language has: theirs, said so
-        english = trust_policy(conn, prevailing, service, api, region, account)
+        english = trust_policy(conn, prevailing, service, api, region, account, say_in=lang)
         if "Condition" in json.dumps(english["policy"]):
-            english["notes"].insert(0, ui(conn, lang)["note_prevailing_only"].format(
-                language=_language_name(conn, lang), name=f"{api} (trust policy)"))
+            english["notes"].insert(0, ui(conn, lang)["note_trust_prevailing"].format(
+                language=_language_name(conn, lang), api=api))
             return english
     row = chosen[0]
     document = json.loads(row["parsed_json"])
     notes: list[str] = []
     if api and api not in (row["apis"] or "").split():
-        notes.append(f"no page documents a trust policy for {api}'s kind of job: the trust policy most pages print")
-    filled = _fill(conn, document, region, account, notes)
+        notes.append(ui(conn, say_in or lang)["note_trust_plain"].format(api=api))
+    filled = _fill(conn, document, region, account, notes, say_in or lang)
     source = {"url": section_url(row["page_url"], row["anchor"]), "page": row["page_key"], "heading": row["heading"],
               "snippet_index": row["snippet_index"], "text": row["lead_text"], "lang": row["lang"]}
     return {"policy": filled, "principals": (row["principals"] or "").split(), "api": api, "source": source,
@@ -160,7 +162,7 @@ def _check_trust_question(conn, api: str | None, region: str | None, account: st
             raise KBError(f"{value!r} is not {what}")
 
 
-def _fill(conn, document: dict, region: str | None, account: str | None, notes: list[str]) -> dict:
+def _fill(conn, document: dict, region: str | None, account: str | None, notes: list[str], lang: str) -> dict:
     """The confused-deputy conditions with the caller's region and account in place of the page's
     examples (the example accounts are the IAM notation rules' own list)."""
     examples = set(json.loads((conn.execute("select value_json from iam_rule where name = 'example_accounts'")
@@ -189,7 +191,7 @@ def _fill(conn, document: dict, region: str | None, account: str | None, notes: 
                     operator[key] = account
                     touched = True
     if touched and not (region and account):
-        notes.append("the conditions carry the page's example region or account: pass --region and --account")
+        notes.append(ui(conn, lang)["note_trust_examples"])
     return out
 
 
