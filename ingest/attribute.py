@@ -153,5 +153,10 @@ def _unclassified(facts: PageFacts, snippet: Snippet, text: str, name: str | Non
 
 
 def slug(text: str) -> str:
-    words = re.findall(r"\w+", text.lower())[:8]
-    return "_".join(words)[:60] or "condition"
+    """A key from a text's first words, whole words only (a user types it: `--condition KEY`)."""
+    out = ""
+    for word in re.findall(r"\w+", text.lower())[:8]:
+        if out and len(out) + 1 + len(word) > 60:
+            break
+        out = f"{out}_{word}" if out else word[:60]
+    return out or "condition"
