@@ -13,10 +13,11 @@ from kb import __version__
 
 from . import cache, store, validate, versions
 from .catalog import ActionCatalog, ApiModel
+from .collector import collector_paused
 from .extract import Finding, PageFacts
 from .facts import iam_rules
 from .lexicon import all_lexicons
-from .pages import PageTiming, extract_pages, no_collector
+from .pages import PageTiming, extract_pages
 from .revisions import skip_repeated_revisions
 from .sources import Source, page_key, read_file
 
@@ -39,7 +40,7 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     `finish(db_path, new_file)` runs on the written file before its check; the default carries
     the change log over and dates the page versions (ingest/versions.py). With `use_cache`, an
     unchanged page's extraction is reused (ingest/cache.py)."""
-    with no_collector():  # see ingest/pages.py
+    with collector_paused():  # see ingest/collector.py
         return _build(sources, db_path, fetch_text, finish, use_cache)
 
 

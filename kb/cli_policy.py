@@ -10,6 +10,7 @@ import click
 from . import policy as P
 from . import query
 from .cli import _run, json_option, lang_option
+from .policy.formats import FORMATS, render
 from .query import KBError
 
 
@@ -61,9 +62,6 @@ context_options = [
                  help="A manifest file a ManifestFile channel names (its content): grants the objects it lists. "
                       "Repeatable."),
 ]
-
-
-FORMATS = ("json", "role", "cloudformation", "terraform", "cli")  # kb/policy/formats.py writes all but json
 
 
 def _key_arns(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -118,8 +116,7 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
                                   manifests=_manifests(manifests)))
     if fmt == "json":
         _print_policy(data, explain, as_json, query.ui(obj.conn(), data["lang"]))
-    else:  # the whole role's modules (and YAML) only when asked for
-        from .policy.formats import render
+    else:  # the whole role's module only when asked for
         from .policy.role import whole_role
         role = _run(lambda: whole_role(obj.conn(), data, data["lang"]))
         click.echo(render(fmt, role), nl=False)

@@ -14,6 +14,7 @@ import pytest
 
 from bench.hostile_inputs import extractor_pages, html_inputs, markdown_inputs, text_inputs
 from ingest.catalog import ApiModel
+from ingest.collector import collector_paused
 from ingest.extract import extract
 from ingest.model import ReaderError
 from ingest.readers.html import read_html
@@ -30,16 +31,13 @@ def _timed(fn) -> float:
     """Seconds of one run, the garbage collector held off (its passes land on whichever run
     crosses a threshold and would be counted as the reader's)."""
     gc.collect()
-    gc.disable()
-    try:
+    with collector_paused():
         t = time.perf_counter()
         try:
             fn()
         except ReaderError as exc:  # refused with a reason is an answer too
             assert str(exc)
         return time.perf_counter() - t
-    finally:
-        gc.enable()
 
 
 def _growth(run, make) -> tuple[float, float]:

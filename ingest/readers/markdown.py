@@ -20,7 +20,8 @@ from pathlib import PurePath
 
 from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cell, Link, Page, ReaderError, Section
 
-from .md_tokens import Token, collector_paused, normalize_newlines, tokens
+from ..collector import collector_paused
+from .md_tokens import Token, normalize_newlines, tokens
 
 DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "Warning": "warning"}
 

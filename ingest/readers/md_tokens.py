@@ -11,10 +11,7 @@ of its own (a tight list) becomes a paragraph here, as CommonMark renders it.
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pyromark
@@ -50,20 +47,6 @@ def normalize_newlines(text: str) -> str:
 def tokens(text: str) -> list[Token]:
     """The flat token stream of `text` (newlines normalized by the caller)."""
     return _Builder(text).run()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while a page is read: tokens and blocks make no
-    cycles, and hundreds of thousands of new objects would otherwise be scanned again and again
-    (superlinear time on a large page)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Builder:

@@ -221,18 +221,9 @@ def _broader_than_needed(comp: dict, allows, w: Words) -> list[dict]:
             needs = covering.setdefault(action, Covering(arns))
             wide = [r for r in s.resources if not needs.covers(r) and any(glob_covers(r, a) for a in arns)]
             if wide:
-                out.append({"actions": [action], "granted_on": wide, "needed_on": sorted(arns), "statement": s.label,
+                out.append({"action": action, "granted_on": wide, "needed_on": sorted(arns), "statement": s.label,
                             "note": w("broader", statement=s.label, granted=", ".join(wide))})
-    return _grouped_broader(out)
-
-
-def _grouped_broader(entries: list[dict]) -> list[dict]:
-    """One entry for the actions one statement grants as broadly on the same needs."""
-    groups: dict[str, dict] = {}
-    for e in entries:
-        key = json.dumps({k: v for k, v in e.items() if k != "actions"}, sort_keys=True)
-        groups.setdefault(key, {**e, "actions": []})["actions"] += e["actions"]
-    return list(groups.values())
+    return _grouped(out)  # one entry for the actions one statement grants as broadly on the same needs
 
 
 def _excess_entry(pattern: str, label: str, actions: list[str]) -> dict:

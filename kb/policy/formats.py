@@ -8,7 +8,8 @@ import json
 import re
 import shlex
 
-import yaml
+# `kb policy --format`: json is the permissions policy itself; render() writes the others
+FORMATS = ("json", "role", "cloudformation", "terraform", "cli")
 
 
 def render(fmt: str, role: dict) -> str:
@@ -53,6 +54,8 @@ def _cloudformation(role: dict) -> str:
         "Outputs": {"RoleArn": {"Value": {"Fn::GetAtt": ["ExecutionRole", "Arn"]}},
                     "CallerPolicyArn": {"Value": {"Ref": "CallerPolicy"}}},
     }
+    import yaml  # only here: `kb policy` starts without it
+
     return yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=120)
 
 

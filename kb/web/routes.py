@@ -24,7 +24,7 @@ from datasette.utils.asgi import Response
 from .. import DB_NAME, query, roles
 from .. import policy as P
 from ..limits import MAX_DEPTH, LimitError, check_value
-from ..policy.formats import render
+from ..policy.formats import FORMATS, render
 from ..policy.role import whole_role
 from ..query import Invalid, KBError
 from . import budget
@@ -162,7 +162,7 @@ def compose_job(conn, args: dict) -> dict:
     except KBError as exc:  # a KB without the guide's trust or caller pages: the policy alone
         data["formats"], data["role_notes"] = {}, [str(exc)]
         return data
-    data["formats"] = {fmt: render(fmt, role) for fmt in ("role", "cloudformation", "terraform", "cli")}
+    data["formats"] = {fmt: render(fmt, role) for fmt in FORMATS if fmt != "json"}
     data["role_notes"] = role["notes"]  # the notes of the policy stay the library's (one answer)
     return data
 
