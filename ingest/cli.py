@@ -54,7 +54,7 @@ def main():
               show_default=True, help="Source list to build from when no --source is given.")
 @click.option("--no-history", is_flag=True, help="Leave out the dated revisions listed in the source list.")
 @click.option("--no-cache", is_flag=True, help="Read and extract every page again, even if unchanged since a build "
-              "on this machine.")
+              "on this machine, and write the whole KB (not a patch of the previous one where pages changed).")
 @json_option
 def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json):
     """Build the KB (atomically: the old file stays until the new one passes its check)."""
@@ -87,6 +87,9 @@ def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json
         for p in summary["pages"]:
             click.echo(f"{p['lang']}  {p['source']}: {p['api_sections']} API sections, {p['snippets']} snippets, "
                        f"{p['requirements']} requirements, {p['findings']} findings", err=True)
+        if report.patched is not None:
+            click.echo(f"{report.patched} changed pages patched into a copy of the previous KB, the rest kept "
+                       "as they were (ingest/patch.py; --no-cache writes every page)", err=True)
         click.echo(f"wrote {db_path} in {report.total_s:.2f}s", err=True)
 
 
@@ -114,7 +117,8 @@ def build_summary(report) -> dict:
             "read_s": round(timing.read_s, 4), "extract_s": round(timing.extract_s, 4),
             "validate_s": round(timing.validate_s, 4), "cached": timing.cached,
         })
-    return {"db": str(report.db_path), "setup_s": round(report.setup_s, 4), "store_s": round(report.store_s, 4),
+    return {"db": str(report.db_path), "patched": report.patched,
+            "setup_s": round(report.setup_s, 4), "store_s": round(report.store_s, 4),
             "total_s": round(report.total_s, 4), "pages": pages}
 
 

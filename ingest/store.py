@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,15 +78,18 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
     # file is fsynced once before it replaces the KB.
     db.conn.execute("PRAGMA journal_mode = OFF")
     db.conn.execute("PRAGMA synchronous = OFF")
-    writer = _Writer(catalogues)
+    writer = RowWriter(catalogues)
     writer.rows["build"].append(build_info)
     writer.world()
     for record in records:
         writer.page(record)
-    for finding in [f for r in records for f in r.facts.findings] + findings:
+    writer.derive_conditions(writer.page_conditions)
+    for finding in [f for r in records for f in r.facts.findings]:
         writer.finding(finding)
+    for finding in findings:
+        writer.finding(finding, across_pages=True)
     writer.request_shapes()
-    for table, rows in writer.rows.items():  # parents before children: the order of _TABLES
+    for table, rows in writer.rows.items():  # parents before children: the order of TABLES
         insert_rows(db.conn, table, rows)
     ensure_db_shape(db)
     db.conn.commit()
@@ -103,18 +106,19 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
 
 
 # Insert order: a table's foreign keys point only to tables before it.
-_TABLES = ("build", "language", "ui_text", "iam_rule", "action", "iam_resource_type", "action_resource_type",
-           "page", "section", "api", "api_mention", "role_context", "condition", "condition_label", "snippet",
+TABLES = ("build", "language", "ui_text", "iam_rule", "action", "iam_resource_type", "action_resource_type",
+           "page", "section", "api", "api_mention", "role_context", "condition", "condition_label", "page_condition",
+           "snippet",
            "snippet_context", "trust_principal", "statement", "statement_action", "statement_resource", "requirement",
            "scoping_rule", "caller_permission", "managed_policy_ref", "finding", "request_shape")
 
 
-class _Writer:
+class RowWriter:
     """Collects every row with its id, so rows can point at each other before anything is written."""
 
     def __init__(self, catalogues: Catalogues):
         self.cat = catalogues
-        self.rows: dict[str, list[dict]] = {t: [] for t in _TABLES}
+        self.rows: dict[str, list[dict]] = {t: [] for t in TABLES}
         self.ids: dict[str, int] = {}
         self.page_ids: dict[int, int] = {}  # id(Page) → row id
         self.section_ids: dict[int, int] = {}  # id(Section) → row id
@@ -122,14 +126,15 @@ class _Writer:
         self.action_names: dict[str, str] = {}  # as printed → canonical
         self.conditions: dict[str, dict] = {}
         self.labels: set[tuple[str, str]] = set()
+        self.page_conditions: list[tuple[str, str, str, bool]] = []  # (key, lang, label, classified), page order
         self.contexts: dict[str, int] = {}  # role context key → row id
 
     def next_id(self, table: str) -> int:
         self.ids[table] = self.ids.get(table, 0) + 1
         return self.ids[table]
 
-    def add(self, table: str, row: dict) -> int:
-        row = {"id": self.next_id(table), **row}
+    def add(self, table: str, row: dict, row_id: int | None = None) -> int:
+        row = {"id": row_id if row_id is not None else self.next_id(table), **row}
         self.rows[table].append(row)
         return row["id"]
 
@@ -157,9 +162,7 @@ class _Writer:
 
     def request_shapes(self) -> None:
         """The request shapes of every API the pages name, for the policy writer."""
-        rows = self.cat.api_model.shape_rows(sorted(self.apis))
-        member_access.annotate(rows, prevailing_lexicon())
-        for row in rows:
+        for row in request_shape_rows(self.cat.api_model, self.apis):
             self.add("request_shape", row)
         inputs = self.cat.api_model.input_shapes(sorted(self.apis))
         for row in self.rows["api"]:
@@ -167,7 +170,8 @@ class _Writer:
 
     # -- a page ----------------------------------------------------------------------------
 
-    def page(self, record: PageRecord) -> None:
+    def page(self, record: PageRecord, page_id: int | None = None) -> None:
+        """A page's rows; `page_id`: the id it keeps (a patched KB keeps every page's id)."""
         facts, page = record.facts, record.facts.page
         page_id = self.add("page", {
             "page_key": record.page_key, "url": page.url or page.source or "", "lang": page.lang,
@@ -175,7 +179,7 @@ class _Writer:
             "source": page.source or "", "revision": page.revision, "revision_date": record.revision_date,
             "is_current": record.is_current, "service": facts.service, "content_sha256": record.content_sha256,
             "etag": record.etag, "last_modified": record.last_modified, "retrieved_at": record.retrieved_at,
-        })
+        }, page_id)
         self.page_ids[id(page)] = page_id
         parents: dict[int, int] = {}
         for ord_, section in enumerate(page.sections):
@@ -200,7 +204,9 @@ class _Writer:
                                      "context": "passrole",
                                      "section_id": self.section_ids.get(id(facts.passrole_section))})
         for cond in facts.conditions.values():
-            self.condition(cond.key, page.lang, cond.label, cond.classified)
+            self.add("page_condition", {"page_id": page_id, "condition_key": cond.key, "label": cond.label,
+                                        "classified": cond.classified})
+            self.page_conditions.append((cond.key, page.lang, cond.label, cond.classified))
         snippet_ids = {id(s): self.snippet(page_id, s) for s in facts.snippets}
         for r in facts.requirements:
             context = r.context or RoleContext(r.api or f"feature:{record.page_key}", r.api, None, None)
@@ -244,6 +250,12 @@ class _Writer:
         if name not in self.apis:
             self.apis[name] = service
             self.rows["api"].append({"name": name, "service": service, "input_shape": None})
+
+    def derive_conditions(self, documented: list[tuple[str, str, str, bool]]) -> None:
+        """The condition and condition_label rows from what the pages document ((key, lang, label,
+        classified), in page order): one rule whether the pages were all written now or patched in."""
+        for key, lang, label, classified in documented:
+            self.condition(key, lang, label, classified)
 
     def condition(self, key: str, lang: str, label: str, classified: bool) -> None:
         known = self.cat.conditions.get(key, {})
@@ -310,12 +322,21 @@ class _Writer:
         self.action_names[printed] = self.action_names[name] = name
         return name
 
-    def finding(self, f: Finding) -> None:
+    def finding(self, f: Finding, across_pages: bool = False) -> None:
         self.add("finding", {
             "page_id": self.page_ids.get(id(f.page)) if f.page is not None else None, "kind": f.kind,
             "severity": f.severity, "subject": f.subject, "detail": f.detail,
             "section_id": self.section_ids.get(id(f.section)) if f.section is not None else None, "line": f.line,
+            "across_pages": across_pages,
         })
+
+
+def request_shape_rows(api_model: Any, apis: Iterable[str]) -> list[dict]:
+    """The request shapes of `apis` (what the policy writer binds a request to), annotated with what
+    each location is used for."""
+    rows = api_model.shape_rows(sorted(apis))
+    member_access.annotate(rows, prevailing_lexicon())
+    return rows
 
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:

@@ -349,7 +349,8 @@ def findings(conn, lang: str | None = None, include_history: bool = False, kind:
     if kind:
         sql += " and kind = ?"
         args.append(kind)
-    rows = conn.execute(sql + " order by lang, coalesce(line, 0), id", args).fetchall()
+    # ties in page order, then as the page's rows were written: alike in a whole and a patched KB
+    rows = conn.execute(sql + " order by lang, coalesce(line, 0), across_pages, page_id, id", args).fetchall()
     return [{"kind": r["kind"], "severity": r["severity"], "subject": r["subject"], "detail": r["detail"],
              "page": r["page_url"], "page_key": r["page_key"], "lang": r["lang"], "revision": r["revision"],
              "section": r["section_anchor"], "heading": r["section_heading"], "line": r["line"]} for r in rows]

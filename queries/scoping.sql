@@ -16,4 +16,4 @@ join section s on s.id = r.section_id
 join asked
 where p.is_current and p.lang = asked.lang and (asked.page is null or p.page_key = asked.page)
   and (asked.api = '' or lower(r.api_name) = lower(asked.api))
-order by r.api_name, r.line, r.id
+order by r.api_name, r.line, r.page_id, r.id

@@ -23,3 +23,11 @@ class Client:
 
     def close(self) -> None:
         self.loop.close()
+
+
+def without_ids(value):
+    """An answer with its row ids left out: they link to the KB's rows, which a rebuild renumbers
+    (a patched page's rows take new ids, ingest/patch.py); what the answer says is the rest."""
+    if isinstance(value, dict):
+        return {k: without_ids(v) for k, v in value.items() if not (isinstance(k, str) and (k == "id" or k.endswith("_id")))}
+    return [without_ids(v) for v in value] if isinstance(value, list) else value

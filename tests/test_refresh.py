@@ -24,6 +24,7 @@ from ingest.sources import DATA_DIR
 from kb import query
 from kb import roles as kb_roles
 from tests.fixtures.refresh.loopback import LoopbackServer, Reply, page, redirect
+from tests.helpers import without_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -94,7 +95,7 @@ def refresh(ws: Path, *args) -> tuple[int, dict | None, str]:
 
 def answers(db: Path) -> dict:
     """Everything `kb` answers from the current pages: every API × condition × variant in both
-    languages, the API lists, scoping rules, trust policies and findings."""
+    languages, the API lists, scoping rules, trust policies and findings (row ids left out)."""
     conn = query.connect(db)
     out = {}
     for lang in ("en", "ja"):
@@ -115,7 +116,7 @@ def answers(db: Path) -> dict:
             out[("trust", lang)] = str(exc)
         out[("findings", lang)] = query.findings(conn, lang)
     conn.close()
-    return out
+    return without_ids(out)
 
 
 def kinds(report: dict, lang: str = "en") -> set[tuple]:

@@ -142,7 +142,7 @@ def _passrole_condition(conn, passrole: str, principals: list[str]) -> dict | No
     """The Condition the guide's caller policies put on iam:PassRole, naming the service the role
     is passed to (the trust policy's principals) instead of theirs."""
     rows = conn.execute("select parsed_json from snippet sn join page p on p.id = sn.page_id "
-                        "where p.is_current and sn.kind = 'caller' and sn.parsed_json is not null order by sn.id")
+                        "where p.is_current and sn.kind = 'caller' and sn.parsed_json is not null order by sn.page_id, sn.id")
     for (text,) in rows:
         for st in _statements_of(json.loads(text)):
             if not isinstance(st.get("Condition"), dict):

