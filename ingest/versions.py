@@ -69,12 +69,14 @@ def stamp_versions(conn: sqlite3.Connection) -> None:
     text is live), then one dated `page_version` row per page, oldest first per page."""
     conn.execute("delete from page_version")
     built_at = (conn.execute("select built_at from build order by id desc limit 1").fetchone() or [now_iso()])[0]
-    pages = conn.execute("""select id, page_key, lang, revision, revision_date, is_current, content_sha256, source
-                            from page""").fetchall()
+    pages = conn.execute("""select id, page_key, lang, revision, revision_date, is_current, content_sha256, source,
+                                   retrieved_at from page""").fetchall()
+    fetched = set(conn.execute("select distinct page_key, lang from refresh_page").fetchall())
     by_page: dict[tuple, list] = {}
-    for pid, key, lang, revision, rev_date, current, sha, source in pages:
+    for pid, key, lang, revision, rev_date, current, sha, source, declared in pages:
         if current:
-            rev_date, how = _current_date(conn, pid, key, lang, sha, source, built_at)
+            rev_date, how = _current_date(conn, pid, key, lang, sha, source, built_at, declared,
+                                          (key, lang) in fetched)
             label = f"{rev_date[:10]}_{sha[:7]}"
         else:
             how, label = "revision", revision or f"{rev_date}_{sha[:7]}"
@@ -89,18 +91,17 @@ def stamp_versions(conn: sqlite3.Connection) -> None:
              for n, (current, date, label, pid, how, sha) in enumerate(items)])
 
 
-def _current_date(conn, page_id, key, lang, sha, source, built_at) -> tuple[str, str]:
+def _current_date(conn, page_id, key, lang, sha, source, built_at, declared, was_fetched) -> tuple[str, str]:
     """The earliest evidence of this content: its first fetch (the log), the day the source list
     says its snapshot was retrieved, else its snapshot file's date (a clone's checkout date, the
     weakest evidence). A fetched page also gets the validators of its latest fetch, for the next
     conditional request."""
     dates = []
-    declared = conn.execute("select retrieved_at from page where id = ?", [page_id]).fetchone()[0]
     if declared:
         dates.append((declared, "snapshot_retrieved"))
     # Since when this text has been the live page: the first fetch of its latest unbroken run (a
     # page that flips back to an older text starts a new run).
-    fetched = conn.execute(
+    fetched = was_fetched and conn.execute(
         """select min(retrieved_at) from refresh_page
            where page_key = ? and lang = ? and new_sha256 = ? and status != 'failed'
              and id > coalesce((select max(id) from refresh_page where page_key = ? and lang = ?
@@ -141,11 +142,12 @@ def record_changes(conn: sqlite3.Connection, previous: Path | None, *, origin: s
     # A current page whose text differs from the current page of the KB being replaced.
     old = open_kb_readonly(previous) if previous is not None else None
     try:
+        old_currents = _old_currents(old) if old is not None else {}
         for (key, lang), chain in chains.items():
             current = chain[-1]
             if old is None or not current["is_current"]:
                 continue
-            before = _old_current(old, key, lang)
+            before = old_currents.get((key, lang))
             # Every such change is an event, logged each time: a page that flips back and forth did.
             if before is None or before["sha"] == current["content_sha256"]:
                 continue
@@ -188,17 +190,20 @@ def open_kb_readonly(path: Path) -> sqlite3.Connection | None:
         return None
 
 
-def _old_current(old: sqlite3.Connection, key: str, lang: str) -> dict | None:
-    r = old.execute("""select id, content_sha256, source, retrieved_at from page
-                       where is_current and page_key = ? and lang = ? order by id limit 1""", [key, lang]).fetchone()
-    if r is None:
-        return None
-    label, date = f"current_{r[1][:7]}", r[3]
-    if has_table(old, "page_version"):
-        v = old.execute("select label, version_date from page_version where page_id = ?", [r[0]]).fetchone()
-        if v:
-            label, date = v
-    return {"id": r[0], "sha": r[1], "source": r[2], "label": label, "date": date}
+def _old_currents(old: sqlite3.Connection) -> dict[tuple[str, str], dict]:
+    """The current page of each (page key, language) in the KB being replaced (its first, if several),
+    with the label and date its log gave it."""
+    versions = "(select label from page_version v where v.page_id = p.id limit 1), " \
+               "(select version_date from page_version v where v.page_id = p.id limit 1)" \
+        if has_table(old, "page_version") else "null, null"
+    out: dict[tuple[str, str], dict] = {}
+    for key, lang, pid, sha, source, retrieved, label, date in old.execute(
+            f"""select page_key, lang, id, content_sha256, source, retrieved_at, {versions} from page p
+                where is_current order by id"""):
+        if (key, lang) not in out:
+            out[(key, lang)] = {"id": pid, "sha": sha, "source": source, "label": label or f"current_{sha[:7]}",
+                                "date": date if label else retrieved}
+    return out
 
 
 def _insert(conn, key, lang, origin, run_id, before: dict, after: dict, to_source, diffs, now) -> None:
