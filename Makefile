@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench]'
+	@# bytecode up front, as pip writes it for an installed package: every `kb` call starts without
+	@# compiling (and where PYTHONDONTWRITEBYTECODE is set, would compile every time)
+	$(BIN)/python -m compileall -q ingest kb
 	touch $@
 
 install: $(STAMP)

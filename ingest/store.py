@@ -19,9 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from kb import schema_sql
 
@@ -30,6 +28,9 @@ from .changelog import resource_shape
 from .contexts import RoleContext
 from .extract import Finding, PageFacts, Snippet
 from .lexicon import prevailing_lexicon
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class BuildError(RuntimeError):
@@ -71,6 +72,8 @@ def create_tables(path: Path) -> None:
 
 def write(path: Path, records: list[PageRecord], findings: list[Finding], build_info: dict,
           catalogues: Catalogues) -> None:
+    import sqlite_utils  # here: a patched build (ingest/patch.py) writes without it, and starts faster
+
     create_tables(path)
     db = sqlite_utils.Database(path)
     db.conn.execute("PRAGMA foreign_keys = ON")

@@ -13,8 +13,6 @@ Only the standard library is imported here.
 
 from __future__ import annotations
 
-import datetime
-import difflib
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -32,6 +30,8 @@ class KBError(RuntimeError):
 
 def closest(name: str, names: Iterable[str]) -> str | None:
     """The one of `names` that `name` most likely misspells (any case), or None."""
+    import difflib  # only a refused name pays for it: every `kb` call starts faster
+
     by_lower = {n.lower(): n for n in names}
     near = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
     if near:
@@ -111,6 +111,8 @@ class Invalid(KBError):
 
 
 def check_date(value: str) -> bool:
+    import datetime  # only a date asked pays for it
+
     try:
         datetime.date.fromisoformat(value)
     except ValueError:
