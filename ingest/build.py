@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,7 +88,14 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
             store.write(tmp, list(records.values()), findings, build_info, catalogues)
         (finish or versions.finish_build)(Path(db_path), tmp)
 
-    store.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None)
+    try:
+        store.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None)
+    except (sqlite3.DatabaseError, store.BuildError):
+        if plan is None:
+            raise
+        # the previous KB would not take the patch (damaged past what the plan read, or the result
+        # failed its check): a whole build decides, from the sources alone
+        return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)
     report.patched = None if plan is None else len(plan.changed)
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started

@@ -13,11 +13,9 @@ scan all of them again (unpickling the facts of the guide took ten times longer 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import pickle
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from . import cache, validate
@@ -65,6 +63,9 @@ def extract_pages(sources: list[Source], texts: list[str], api_model: ApiModel, 
             missing.append(i)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if workers > 1 and len(missing) >= PARALLEL_FROM:
+        import multiprocessing  # here: a rebuild of a few pages starts no workers, and imports none
+        from concurrent.futures import ProcessPoolExecutor
+
         forked = "fork" in multiprocessing.get_all_start_methods()
         if forked:  # the catalogues loaded once, here: forked workers inherit them instead of reading them again
             _ = api_model.operations

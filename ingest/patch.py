@@ -63,47 +63,51 @@ class Plan:
 
 
 def plan(previous: Path, sources: list[Source], texts: list[str], key: str) -> Plan | None:
-    """A patch of the KB at `previous` for these sources, or None when a whole build is due."""
+    """A patch of the KB at `previous` for these sources, or None when a whole build is due (no KB
+    there, another one, or one SQLite cannot read through)."""
     conn = open_kb_readonly(previous)
     if conn is None:
         return None
     try:
-        try:
-            built = conn.execute("select inputs_key from build").fetchall()
-        except sqlite3.DatabaseError:  # a KB older than inputs_key
-            return None
-        if [r[0] for r in built] != [key]:
-            return None
-        old = [OldPage(*r) for r in conn.execute(
-            "select id, page_key, lang, is_current, revision, source, content_sha256 from page order by id")]
-        if len(old) != len(sources):
-            return None
-        changed = []
-        for i, (source, text, page) in enumerate(zip(sources, texts, old)):
-            if (page.lang != source.lang or bool(page.is_current) != source.is_current
-                    or (source.key and source.key != page.page_key)
-                    or (source.revision and source.revision != page.revision)):
-                return None  # another list of pages
-            if page.sha != sha256_text(text) or page.source != source.location:
-                changed.append(i)
-        if len(changed) > PATCH_UP_TO * len(sources):
-            return None
-        current = [i for i, p in enumerate(old) if p.is_current]
-        langs: dict[str, set[str]] = {}
-        for i in current:
-            langs.setdefault(old[i].page_key, set()).add(old[i].lang)
-        # An English page's translations are aligned to it (ingest/build.py's align_anchors).
-        english = {old[i].page_key for i in changed if old[i].is_current and old[i].lang == "en"}
-        changed = sorted(set(changed) | {i for i in current if old[i].page_key in english})
-        across = {r[0] for r in conn.execute(
-            """select page_id from requirement union select page_id from caller_permission
-               union select page_id from api_mention where context = 'passrole'""")}
-        involved = sorted(set(changed) & set(current) | {
-            i for i in current if old[i].id in across or len(langs[old[i].page_key]) > 1})
-        apis = {r[0] for r in conn.execute("select name from api")}
-        return Plan(Path(previous), old, changed, involved, apis)
+        return _plan(conn, Path(previous), sources, texts, key)
+    except sqlite3.DatabaseError:  # older than inputs_key, or damaged: a whole build replaces it
+        return None
     finally:
         conn.close()
+
+
+def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts: list[str], key: str) -> Plan | None:
+    built = conn.execute("select inputs_key from build").fetchall()
+    if [r[0] for r in built] != [key]:
+        return None
+    old = [OldPage(*r) for r in conn.execute(
+        "select id, page_key, lang, is_current, revision, source, content_sha256 from page order by id")]
+    if len(old) != len(sources):
+        return None
+    changed = []
+    for i, (source, text, page) in enumerate(zip(sources, texts, old)):
+        if (page.lang != source.lang or bool(page.is_current) != source.is_current
+                or (source.key and source.key != page.page_key)
+                or (source.revision and source.revision != page.revision)):
+            return None  # another list of pages
+        if page.sha != sha256_text(text) or page.source != source.location:
+            changed.append(i)
+    if len(changed) > PATCH_UP_TO * len(sources):
+        return None
+    current = [i for i, p in enumerate(old) if p.is_current]
+    langs: dict[str, set[str]] = {}
+    for i in current:
+        langs.setdefault(old[i].page_key, set()).add(old[i].lang)
+    # An English page's translations are aligned to it (ingest/build.py's align_anchors).
+    english = {old[i].page_key for i in changed if old[i].is_current and old[i].lang == "en"}
+    changed = sorted(set(changed) | {i for i in current if old[i].page_key in english})
+    across = {r[0] for r in conn.execute(
+        """select page_id from requirement union select page_id from caller_permission
+           union select page_id from api_mention where context = 'passrole'""")}
+    involved = sorted(set(changed) & set(current) | {
+        i for i in current if old[i].id in across or len(langs[old[i].page_key]) > 1})
+    apis = {r[0] for r in conn.execute("select name from api")}
+    return Plan(previous, old, changed, involved, apis)
 
 
 def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageRecord], findings: list,

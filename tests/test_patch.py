@@ -184,3 +184,33 @@ def test_another_list_of_pages_or_no_cache_writes_the_whole_kb(kbs, tmp_path):
     nocache = tmp_path / "nocache.db"
     shutil.copyfile(first, nocache)
     assert build(sources, nocache, use_cache=False).patched is None
+
+
+@pytest.mark.parametrize("keep", [0.02, 0.6])
+def test_a_damaged_previous_kb_is_replaced_by_a_whole_build(kbs, tmp_path, keep):
+    """A previous KB cut short (a full disk, a torn copy): the header or the first tables read, the
+    rest not. The build neither fails nor patches it: it writes the whole KB, as from nothing."""
+    sources, first = kbs
+    damaged = tmp_path / "kb.db"
+    data = first.read_bytes()
+    damaged.write_bytes(data[: int(len(data) * keep)])
+    assert build(sources, damaged).patched is None
+    a, b = canonical(damaged), canonical(first)
+    for table in set(a) - LOG:
+        assert a[table] == b[table], table
+
+
+def test_a_previous_kb_that_will_not_take_the_patch_is_built_whole(kbs, tmp_path):
+    """Its pages read as the plan needs, but its full-text index is gone (dropped by hand): patching
+    fails inside the copy, and the build starts again from the sources, leaving nothing behind."""
+    sources, first = kbs
+    broken = tmp_path / "kb.db"
+    shutil.copyfile(first, broken)
+    conn = sqlite3.connect(broken)
+    conn.execute("drop table section_fts")
+    conn.commit()
+    conn.close()
+    edited = _edited(sources, tmp_path, {"ei-setup.md": lambda t: t + NEW_SECTION})
+    assert build(edited, broken).patched is None
+    assert _fts_ok(broken, "zyxwvut")
+    assert not list(tmp_path.glob("kb.db.*.tmp"))
