@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import sqlite3
 import tempfile
@@ -105,7 +106,8 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
         return
     columns = list(rows[0])
     sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
-    conn.executemany(sql, [tuple(r[c] for c in columns) for r in rows])
+    values = operator.itemgetter(*columns)  # a row's values in C, not a generator per row
+    conn.executemany(sql, [values(r) for r in rows] if len(columns) > 1 else [(values(r),) for r in rows])
 
 
 # Insert order: a table's foreign keys point only to tables before it.
