@@ -65,7 +65,8 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
                                   api_model=api_model, rules=iam_rules())
     plan = patch.plan(Path(db_path), sources, texts, inputs) if inputs and patching else None
-    wanted = sorted(set(plan.changed) | set(plan.involved)) if plan else list(range(len(sources)))
+    wanted = sorted(set(plan.changed) | set(plan.involved) | set(plan.context_pages)) if plan \
+        else list(range(len(sources)))
     records: dict[int, store.PageRecord] = {}
     extracted = extract_pages([sources[i] for i in wanted], [texts[i] for i in wanted], api_model, actions, code)
     for i, (facts, timing) in zip(wanted, extracted):
@@ -96,6 +97,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
         # the previous KB would not take the patch (damaged past what the plan read, or the result
         # failed its check): a whole build decides, from the sources alone
         return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)
+    patch.vouch(Path(db_path))  # the next build may patch this file, while nothing else writes it
     report.patched = None if plan is None else len(plan.changed)
     report.store_s = time.perf_counter() - t4
     report.total_s = time.perf_counter() - started

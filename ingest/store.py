@@ -17,7 +17,7 @@ import operator
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,7 +214,7 @@ class RowWriter:
             self.page_conditions.append((cond.key, page.lang, cond.label, cond.classified))
         snippet_ids = {id(s): self.snippet(page_id, s) for s in facts.snippets}
         for r in facts.requirements:
-            context = r.context or RoleContext(r.api or f"feature:{record.page_key}", r.api, None, None)
+            context = requirement_context(r, record.page_key)
             self.add("requirement", {
                 "page_id": page_id, "context_id": self.context(context), "api_name": r.api,
                 "subject_api": r.subject, "how": r.how, "condition_key": r.condition, "variant": r.variant,
@@ -334,6 +334,21 @@ class RowWriter:
             "section_id": self.section_ids.get(id(f.section)) if f.section is not None else None, "line": f.line,
             "across_pages": across_pages,
         })
+
+
+def requirement_context(requirement: Any, page_key: str) -> RoleContext:
+    """The role context a requirement is stored under: its own, else its API's, else its page's."""
+    return requirement.context or RoleContext(requirement.api or f"feature:{page_key}", requirement.api, None, None)
+
+
+def context_uses(record: PageRecord) -> Iterator[RoleContext]:
+    """The role contexts a page's rows name, in the order RowWriter.page writes them (its snippets'
+    attributions, then its requirements): a context's row holds the first page's first use of it."""
+    for snippet in record.facts.snippets:
+        for attribution in snippet.attributions:
+            yield attribution.context
+    for requirement in record.facts.requirements:
+        yield requirement_context(requirement, record.page_key)
 
 
 def request_shape_rows(api_model: Any, apis: Iterable[str]) -> list[dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest import pages
+from ingest import pages, patch
 from ingest.build import build
 from ingest.sources import Source, load_sources
 from kb.cli import main as kb_main
@@ -122,26 +122,42 @@ attach the following permission policy to the role:
 
 
 @pytest.fixture(scope="module")
-def kbs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("patch")
+def built(tmp_path_factory) -> tuple[list[Source], Path]:
+    """A KB built whole from the sources (nothing to patch yet), kept as the original of every test's copy."""
     sources = _sources()
-    first = tmp / "kb.db"
-    report = build(sources, first)
-    assert report.patched is None  # nothing to patch yet
-    return sources, first
+    original = tmp_path_factory.mktemp("patch") / "kb.db"
+    assert build(sources, original).patched is None
+    return sources, original
 
 
-def test_an_unchanged_rebuild_patches_nothing_and_keeps_every_row(kbs, tmp_path):
-    sources, first = kbs
-    again = tmp_path / "kb.db"
-    shutil.copyfile(first, again)
-    report = build(sources, again)
-    assert report.patched == 0
-    _same(again, first)
+@pytest.fixture
+def kb(built, tmp_path) -> tuple[list[Source], Path]:
+    """This test's KB: a whole build of the sources into a fresh file (the extraction cache makes it
+    quick), which the next build at the same path may patch."""
+    sources, _ = built
+    db = tmp_path / "kb.db"
+    assert build(sources, db, use_cache=True).patched is None  # a new file: nothing vouched for there
+    return sources, db
 
 
-def test_a_patched_kb_holds_the_rows_of_a_whole_build(kbs, tmp_path):
-    sources, first = kbs
+def _whole_beside(db: Path) -> Path:
+    """A copy of the KB before its patch, for the whole build to compare with (the same change log
+    carried and recorded; a copy is never patched)."""
+    whole = db.with_name("whole.db")
+    shutil.copyfile(db, whole)
+    return whole
+
+
+def test_an_unchanged_rebuild_patches_nothing_and_keeps_every_row(kb):
+    sources, db = kb
+    before = canonical(db)
+    assert build(sources, db).patched == 0
+    assert canonical(db) == before
+
+
+def test_a_patched_kb_holds_the_rows_of_a_whole_build(kb, tmp_path):
+    sources, db = kb
+    original = canonical(db)
     edits = {
         # an unknown action in the English roles page: a new action row, new findings, its translation aligned again
         "sagemaker-roles.en.md": lambda t: t.replace('"ecr:BatchGetImage"', '"ecr:BatchGetImagez"', 1),
@@ -151,66 +167,100 @@ def test_a_patched_kb_holds_the_rows_of_a_whole_build(kbs, tmp_path):
         "ei-setup.md": lambda t: t + NEW_SECTION,
     }
     edited = _edited(sources, tmp_path, edits)
-    patched, whole = tmp_path / "patched.db", tmp_path / "whole.db"
-    shutil.copyfile(first, patched)
-    shutil.copyfile(first, whole)  # the same previous KB: the same change log carried and recorded
-    report = build(edited, patched)
-    assert report.patched == 4  # the three pages and the Japanese roles page aligned to its English one
+    whole = _whole_beside(db)
+    assert build(edited, db).patched == 4  # the three pages and the Japanese roles page aligned to its English one
     assert build(edited, whole, use_cache=False).patched is None
-    _same(patched, whole)
+    _same(db, whole)
     for question in QUESTIONS:  # and so the answers, in the same order
-        assert _answer(patched, question) == _answer(whole, question), question
-    assert _fts_ok(patched, "zyxwvut") == _fts_ok(whole, "zyxwvut") != []
-    assert _fts_ok(patched, "role") == _fts_ok(whole, "role")
-    before, after = canonical(first), canonical(patched)
-    assert after["action"] - before["action"], "the unknown action is a new row"
-    assert after["api"] - before["api"] and after["request_shape"] - before["request_shape"], "a new API"
-    assert before["role_context"] - after["role_context"], "a role context only the emptied page had is gone"
-    assert before["page_transition"] != after["page_transition"], "the change log records the changed pages"
+        assert _answer(db, question) == _answer(whole, question), question
+    assert _fts_ok(db, "zyxwvut") == _fts_ok(whole, "zyxwvut") != []
+    assert _fts_ok(db, "role") == _fts_ok(whole, "role")
+    after = canonical(db)
+    assert after["action"] - original["action"], "the unknown action is a new row"
+    assert after["api"] - original["api"] and after["request_shape"] - original["request_shape"], "a new API"
+    assert original["role_context"] - after["role_context"], "a role context only the emptied page had is gone"
+    assert original["page_transition"] != after["page_transition"], "the change log records the changed pages"
 
-    restored = tmp_path / "restored.db"
-    shutil.copyfile(patched, restored)
-    assert build(sources, restored).patched == 4
-    a, b = canonical(restored), canonical(first)
-    for table in set(a) - LOG:  # the log remembers the round trip; every fact is back
+    assert build(sources, db).patched == 4  # and back
+    back = canonical(db)
+    for table in set(back) - LOG:  # the log remembers the round trip; every fact is back
+        assert back[table] == original[table], table
+
+
+@pytest.mark.parametrize("edit", ["title", "format"])
+def test_what_a_page_names_first_is_patched_too(kb, tmp_path, edit):
+    """A page's new title is the feature its role context names (the context's row is the first
+    page's); a page read in another format is read again."""
+    sources, db = kb
+    if edit == "title":
+        edited = _edited(sources, tmp_path, {"ei-setup.md": lambda t: t.replace("# ", "# Retitled: ", 1)})
+    else:
+        edited = [Source(s.location, s.lang, "text", s.url, s.key, s.is_current, s.revision, s.revision_date,
+                         s.retrieved) if s.location.endswith("sagemaker-roles.en.md") else s for s in sources]
+    whole = _whole_beside(db)
+    assert build(edited, db).patched >= 1
+    build(edited, whole, use_cache=False)
+    _same(db, whole)
+    if edit == "title":
+        assert ("feature:ei-setup", None, None, "Retitled: Set Up to Use EI") in canonical(db)["role_context"]
+
+
+def test_another_list_of_pages_or_no_cache_writes_the_whole_kb(kb):
+    sources, db = kb
+    assert build(sources[:-1], db).patched is None
+    assert build(sources, db, use_cache=False).patched is None
+
+
+@pytest.mark.parametrize("tamper", [
+    "delete from requirement where api_name = 'CreateModel'",
+    "create trigger evil after insert on statement_action begin "
+    "update statement_action set action = 'iam:PassRole' where id = new.id; end",
+    "drop view finding_rows",
+    "insert into section_fts (section_fts) values ('delete-all')",
+])
+def test_a_kb_changed_since_its_build_gets_a_whole_build(kb, tmp_path, tamper):
+    """Edited by hand (or by anyone): the next build does not carry the edit forward by patching it."""
+    sources, db = kb
+    conn = sqlite3.connect(db)
+    conn.execute(tamper)
+    conn.commit()
+    conn.close()
+    edited = _edited(sources, tmp_path, {"ei-setup.md": lambda t: t + NEW_SECTION})
+    assert build(edited, db).patched is None
+    whole = tmp_path / "fresh.db"
+    build(edited, whole, use_cache=False)
+    a, b = canonical(db), canonical(whole)
+    for table in set(a) - LOG:
         assert a[table] == b[table], table
-
-
-def test_another_list_of_pages_or_no_cache_writes_the_whole_kb(kbs, tmp_path):
-    sources, first = kbs
-    fewer = tmp_path / "fewer.db"
-    shutil.copyfile(first, fewer)
-    assert build(sources[:-1], fewer).patched is None
-    nocache = tmp_path / "nocache.db"
-    shutil.copyfile(first, nocache)
-    assert build(sources, nocache, use_cache=False).patched is None
+    conn = sqlite3.connect(db)
+    assert not conn.execute("select 1 from sqlite_master where name = 'evil'").fetchone()
+    conn.close()
 
 
 @pytest.mark.parametrize("keep", [0.02, 0.6])
-def test_a_damaged_previous_kb_is_replaced_by_a_whole_build(kbs, tmp_path, keep):
+def test_a_damaged_previous_kb_is_replaced_by_a_whole_build(built, tmp_path, keep):
     """A previous KB cut short (a full disk, a torn copy): the header or the first tables read, the
     rest not. The build neither fails nor patches it: it writes the whole KB, as from nothing."""
-    sources, first = kbs
+    sources, original = built
     damaged = tmp_path / "kb.db"
-    data = first.read_bytes()
+    data = original.read_bytes()
     damaged.write_bytes(data[: int(len(data) * keep)])
     assert build(sources, damaged).patched is None
-    a, b = canonical(damaged), canonical(first)
+    a, b = canonical(damaged), canonical(original)
     for table in set(a) - LOG:
         assert a[table] == b[table], table
 
 
-def test_a_previous_kb_that_will_not_take_the_patch_is_built_whole(kbs, tmp_path):
-    """Its pages read as the plan needs, but its full-text index is gone (dropped by hand): patching
-    fails inside the copy, and the build starts again from the sources, leaving nothing behind."""
-    sources, first = kbs
-    broken = tmp_path / "kb.db"
-    shutil.copyfile(first, broken)
-    conn = sqlite3.connect(broken)
-    conn.execute("drop table section_fts")
-    conn.commit()
-    conn.close()
+def test_a_patch_that_fails_inside_the_copy_gives_way_to_a_whole_build(kb, tmp_path, monkeypatch):
+    """Whatever SQLite refuses while the copy is patched (here: the full-text index, made to fail),
+    the build starts again from the sources and leaves nothing behind."""
+    sources, db = kb
+
+    def refuse(conn, page_ids):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(patch, "_index_sections", refuse)
     edited = _edited(sources, tmp_path, {"ei-setup.md": lambda t: t + NEW_SECTION})
-    assert build(edited, broken).patched is None
-    assert _fts_ok(broken, "zyxwvut")
+    assert build(edited, db).patched is None
+    assert _fts_ok(db, "zyxwvut")
     assert not list(tmp_path.glob("kb.db.*.tmp"))
