@@ -54,9 +54,9 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     sources, report.skipped = skip_repeated_revisions(sources)
     api_model, actions = ApiModel(), ActionCatalog()  # botocore's models load when a page needs them
     report.setup_s = time.perf_counter() - started
-    code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", "")) if use_cache \
-        else None
-    inputs = patch.inputs_key(code) if code else None
+    inputs_code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", ""))
+    code = inputs_code if use_cache else None  # the extraction cache's key: None reads every page again
+    inputs = patch.inputs_key(inputs_code)  # even a build without the cache can be patched next time
     texts = [fetch_text(s) if s.is_url and fetch_text else read_file(s.location) for s in sources]
     build_info = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
@@ -64,7 +64,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     }
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
                                   api_model=api_model, rules=iam_rules())
-    plan = patch.plan(Path(db_path), sources, texts, inputs) if inputs and patching else None
+    plan = patch.plan(Path(db_path), sources, texts, inputs) if use_cache and patching else None
     wanted = sorted(set(plan.changed) | set(plan.involved) | set(plan.context_pages)) if plan \
         else list(range(len(sources)))
     records: dict[int, store.PageRecord] = {}

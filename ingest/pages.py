@@ -17,6 +17,8 @@ import os
 import pickle
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
 
 from . import cache, validate
 from .catalog import ActionCatalog, ApiModel
@@ -51,7 +53,7 @@ def extract_pages(sources: list[Source], texts: list[str], api_model: ApiModel, 
                   code: str | None, workers: int | None = None) -> list[tuple[PageFacts, PageTiming]]:
     """(facts, timing) per source, in the sources' order. `code`: the cache's code key (None: no cache)."""
     jobs = [_Job(s, t, cache.entry_key(_sha(t), s.lang, s.format or guess_format(s.location, t),
-                                       f"{code}\0{s.key or ''}") if code else None)
+                                       f"{code}\0{key_source(s)}") if code else None)
             for s, t in zip(sources, texts)]
     results: list[tuple[PageFacts, PageTiming] | None] = [None] * len(jobs)
     missing = []
@@ -116,6 +118,12 @@ def compute(source: Source, text: str, api_model: ApiModel, actions: ActionCatal
     facts.findings += validate.section_findings(facts)
     timing.read_s, timing.extract_s, timing.validate_s = t1 - t0, t2 - t1, time.perf_counter() - t2
     return facts, timing
+
+
+def key_source(source: Source) -> str:
+    """What a page's key comes from besides its text (ingest/sources.py's page_key): the key the list
+    declares, else the name of its URL or file."""
+    return f"key:{source.key}" if source.key else f"name:{Path(urlparse(source.url or source.location).path).name}"
 
 
 def _sha(text: str) -> str:

@@ -94,6 +94,7 @@ class OldPage:
     source: str
     sha: str
     format: str
+    url: str
 
 
 @dataclass
@@ -129,7 +130,8 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts
     if [r[0] for r in built] != [key]:
         return None
     old = [OldPage(*r) for r in conn.execute(
-        "select id, page_key, lang, is_current, revision, source, content_sha256, format from page order by id")]
+        """select id, page_key, lang, is_current, revision, source, content_sha256, format, url from page
+           order by id""")]
     if len(old) != len(sources):
         return None
     changed = []
@@ -139,8 +141,9 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts
                 or (source.revision and source.revision != page.revision)):
             return None  # another list of pages
         if (page.sha != store.sha256_text(text) or page.source != source.location
-                or page.format != (source.format or guess_format(source.location, text))):
-            changed.append(i)
+                or page.format != (source.format or guess_format(source.location, text))
+                or page.url != (source.url or source.location) or not source.key):
+            changed.append(i)  # read again (a page without a declared key: its key is made again)
     if len(changed) > PATCH_UP_TO * len(sources):
         return None
     current = [i for i, p in enumerate(old) if p.is_current]

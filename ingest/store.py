@@ -16,6 +16,7 @@ import json
 import operator
 import os
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -418,6 +419,8 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
         sanity_check(tmp_path, expected_pages, patched=patched)
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
+        if target.is_file():  # the new file as readable as the one it replaces, no more, no less
+            os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp_path, target)
     finally:
         for leftover in (tmp_path, Path(str(tmp_path) + "-journal")):

@@ -264,3 +264,42 @@ def test_a_patch_that_fails_inside_the_copy_gives_way_to_a_whole_build(kb, tmp_p
     assert build(edited, db).patched is None
     assert _fts_ok(db, "zyxwvut")
     assert not list(tmp_path.glob("kb.db.*.tmp"))
+
+
+def _keyless(sources: list[Source], lang: str, url: str) -> list[Source]:
+    """The sources with the current roles page of `lang` listed without a key, at `url`: its key is
+    made from the URL's file name."""
+    return [Source(s.location, s.lang, s.format, url, None, s.is_current, s.revision, s.revision_date, s.retrieved)
+            if s.is_current and s.lang == lang and s.key == "sagemaker-roles" else s for s in sources]
+
+
+def test_a_key_made_from_the_url_follows_the_url_through_cache_and_patch(kb):
+    """A page listed without a key takes its key from its URL: a new URL is a new key, whether the
+    page's extraction comes from the cache or a patch would have kept it."""
+    sources, db = kb
+    moved = _keyless(sources, "ja", "https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles-moved.html")
+    build(moved, db)  # another page key: a whole build
+    renamed = _keyless(sources, "ja", "https://docs.aws.amazon.com/ja_jp/sagemaker/latest/dg/sagemaker-roles-ja.html")
+    whole = _whole_beside(db)
+    build(renamed, db)
+    build(renamed, whole, use_cache=False)
+    _same(db, whole)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("select count(*) from page where page_key = 'sagemaker-roles-ja'").fetchone()[0] == 1
+        assert not conn.execute("""select 1 from role_context where "key" like '%moved%'""").fetchone()
+    finally:
+        conn.close()
+
+
+def test_a_kb_built_without_the_cache_is_patched_next(kb):
+    sources, db = kb
+    assert build(sources, db, use_cache=False).patched is None
+    assert build(sources, db).patched == 0
+
+
+def test_a_rebuilt_kb_keeps_the_mode_of_the_file_it_replaces(kb):
+    sources, db = kb
+    db.chmod(0o600)  # also a change to the file since its build: a whole build
+    assert build(sources, db).patched is None
+    assert db.stat().st_mode & 0o777 == 0o600
