@@ -85,11 +85,12 @@ def atom(conn, base_url: str, page: str | None = None, api: str | None = None, l
     names = {x["code"]: x["name"] for x in query.languages(conn)}
     urls = {(r[0], r[1]): r[2] for r in conn.execute("select page_key, lang, url from page where is_current")}
     steps = []
-    for t in history.changes(conn, lang=lang, page_key=page)["transitions"]:
+    # the log's order (by date, then as recorded): two steps recorded within a second keep theirs
+    for order, t in enumerate(history.changes(conn, lang=lang, page_key=page)["transitions"]):
         changes = [c for c in t["changes"] if api is None or c["api"] == api]
         if changes:
-            steps.append((t, changes))
-    steps.sort(key=lambda s: _stamp(s[0]["to"]["date"]), reverse=True)
+            steps.append((t, changes, order))
+    steps.sort(key=lambda s: (_stamp(s[0]["to"]["date"]), s[2]), reverse=True)
     steps = steps[:MAX_ENTRIES]
 
     asked = {k: v for k, v in (("page", page), ("api", api), ("lang", lang)) if v}
@@ -103,7 +104,7 @@ def atom(conn, base_url: str, page: str | None = None, api: str | None = None, l
     ET.SubElement(feed, "updated").text = _stamp(steps[0][0]["to"]["date"]) if steps else _built(conn)
     ET.SubElement(ET.SubElement(feed, "author"), "name").text = "sagemaker-roles-kb"
     ET.SubElement(feed, "generator", version=__version__).text = "sagemaker-roles-kb"
-    for t, changes in steps:
+    for t, changes, _ in steps:
         entry = ET.SubElement(feed, "entry")
         label = words.get("feed_entry", "{page} ({language}): {from_date} → {to_date}, {changes} changes")
         ET.SubElement(entry, "title").text = label.format(
