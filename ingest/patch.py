@@ -55,7 +55,7 @@ def _signature(path: Path) -> str | None:
 
 
 def _vouched_dir() -> Path:
-    return cache.directory().parent / "vouched"
+    return cache.directory() / "vouched"  # beside the extraction cache, as private as it
 
 
 def vouch(path: Path) -> None:
