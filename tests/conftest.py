@@ -76,6 +76,25 @@ def shipped_kb(kb_db):
     return kb_db
 
 
+@pytest.fixture(scope="module")
+def conn(kb_db):
+    """A read connection to the shipped KB, as `kb` opens it."""
+    from kb import query
+
+    return query.connect(kb_db)
+
+
+@pytest.fixture(scope="module")
+def client(kb_db):
+    """Datasette with this project's plugin on the shipped KB, driven in process."""
+    from kb.serve import make_datasette
+    from tests.helpers import Client
+
+    c = Client(make_datasette(kb_db))
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def kb_copy(tmp_path):
     """A writable copy of the shipped KB, for a test that refreshes or rebuilds it."""

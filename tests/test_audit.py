@@ -17,11 +17,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ACCOUNT = "480912345678"
 
 
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
-
-
 def doc(name: str):
     path = FIXTURES / "policies" / name
     return (P.parse_document(path.read_text(), str(path)), name)

@@ -55,18 +55,6 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def client(kb_db):
-    c = Client(make_datasette(kb_db))
-    yield c
-    c.loop.close()
-
-
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
-
-
 def allowed(rows):
     return {r["action"] for r in rows if r["effect"] == "Allow" and not r["negated"]}
 

@@ -1,14 +1,8 @@
 """Findings across the guide's pages (ingest/validate.py across_pages), against the shipped KB:
 pages that state one API × condition differently, and the PassRole lists against the caller table."""
 
-import pytest
 
 from kb import query
-
-
-@pytest.fixture(scope="module")
-def conn(shipped_kb):
-    return query.connect(shipped_kb)
 
 
 def test_pages_disagree_is_reported_on_the_page_that_lists_more(conn):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import pytest
 
-from kb import query
 from kb import roles as kb_roles
 
 EXEC, TRUST, KEY, CALLER, VPCE, OTHER = "execution_role", "trust", "key", "caller", "vpc_endpoint", "other"
@@ -124,11 +123,6 @@ LABELS: dict[str, dict[int, tuple[str | None, set[str], set[str | None]]]] = {
     # The caller table prints no policy: its facts are the caller's rows (below).
     "api-permissions-reference": {},
 }
-
-
-@pytest.fixture(scope="module")
-def conn(shipped_kb):
-    return query.connect(shipped_kb)
 
 
 def _read(conn, page: str) -> dict[int, tuple[str | None, set[str], set[str | None]]]:

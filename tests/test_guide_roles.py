@@ -8,11 +8,6 @@ from kb import roles as kb_roles
 from tests import expectations as X
 
 
-@pytest.fixture(scope="module")
-def conn(shipped_kb):
-    return query.connect(shipped_kb)
-
-
 def test_an_api_without_a_role_member_is_no_role_context(conn):
     """batch-vpc.md: "use the `VpcConfig` request parameter of the CreateModel API … Then specify the
     same model in the `ModelName` request parameter of the CreateTransformJob API"; "the IAM execution

@@ -23,11 +23,6 @@ QUERIES = Path(__file__).resolve().parent.parent / "queries"
 REVISIONS = sorted(p.stem for p in HISTORY.glob("20*.md"))
 
 
-@pytest.fixture(scope="module")
-def conn(shipped_kb):
-    return query.connect(shipped_kb)
-
-
 def _timeline(conn, subject, condition=None, lang="en"):
     t = changelog.timeline(conn, subject, condition, lang)
     present = [v["label"] for v in t["versions"] if v["present"]]

@@ -21,21 +21,7 @@ from click.testing import CliRunner
 
 from kb import query
 from kb.cli import main as kb_main
-from kb.serve import make_datasette
 from tests import expectations as X
-from tests.helpers import Client
-
-
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
-
-
-@pytest.fixture(scope="module")
-def client(kb_db):
-    c = Client(make_datasette(kb_db))
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")

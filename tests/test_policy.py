@@ -21,11 +21,6 @@ ACCOUNT = "480912345678"  # the fixtures' account (their role ARNs)
 PAGES = X.PAGES
 
 
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
-
-
 def load(name: str):
     path = REQUESTS / name
     return P.parse_document(path.read_text(encoding="utf-8"), str(path))

@@ -10,7 +10,6 @@ import pytest
 from datasette.app import Datasette
 
 from kb import policy as P
-from kb import query
 from kb.web.routes import MAX_BODY
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,11 +31,6 @@ def call(kb_db):
             return await getattr(ds.client, method)(path, **kwargs)
         return asyncio.run(go())
     return run
-
-
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
 
 
 def test_get_policy_is_the_library_answer(call, conn):

@@ -14,7 +14,6 @@ import pytest
 from parliament import analyze_policy_string
 
 from kb import policy as P
-from kb import query
 from kb.policy.documents import parse_document
 from tests.moto_server import moto_server, probe
 
@@ -34,11 +33,6 @@ def requests_of(case: dict) -> list[tuple[str | None, object, str]]:
 def composed(conn, name: str) -> dict:
     case = CASES[name]
     return P.compose(conn, case["apis"], requests=requests_of(case))
-
-
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
 
 
 @pytest.fixture(scope="module")

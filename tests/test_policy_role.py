@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from kb import policy as P
-from kb import query
 from kb.policy.documents import parse_document
 from kb.policy.formats import render
 from kb.policy.role import policy_size, whole_role
@@ -29,11 +28,6 @@ ROLE = "arn:aws:iam::480912345678:role/service-role/SageMakerFraudTraining"
 
 def load(name: str) -> object:
     return parse_document((FIXTURES / name).read_text(encoding="utf-8"), name, "request")
-
-
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,6 @@ from bs4 import BeautifulSoup
 
 from kb import query, roles
 from kb.canned import load_queries
-from kb.serve import make_datasette
-from tests.helpers import Client
 
 BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
 ASKED = {"api": "CreateModle", "conditions": "vcp", "lang": "fr"}
@@ -28,18 +26,6 @@ BAD = {"lang": "fr", "page": "sagemaker-role", "page_any": "sagemaker-role", "pa
        "context": "CreateModle", "conditions": "vcp", "subject": "CreateModle", "subject_condition": "vcp",
        "finding_kind": "drfit", "change_kind": "api_addded", "date": "2023-13-01", "flag": "yes",
        "action": "ec2:DescribeVcps", "caller_api": "CreateTrainigJob"}
-
-
-@pytest.fixture(scope="module")
-def client(kb_db):
-    c = Client(make_datasette(kb_db))
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
 
 
 def test_the_issue_example_is_an_error_naming_all_three(client):

@@ -15,11 +15,6 @@ PAGES = X.PAGES
 ROLES = X.ROLES  # the labels are the roles pages' facts: each test asks that page
 
 
-@pytest.fixture(scope="module")
-def conn(shipped_kb):
-    return query.connect(shipped_kb)
-
-
 @pytest.mark.parametrize("lang,api,facts", list(X.page_cases()), ids=lambda v: v if isinstance(v, str) else "")
 def test_main_policy_and_each_condition(conn, lang, api, facts):
     base_conditions = [facts["main_condition"]] if "main_condition" in facts else []

@@ -59,11 +59,6 @@ def shots(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def conn(kb_db):
-    return query.connect(kb_db)
-
-
 @pytest.fixture
 def page_at(chromium, server):
     """A page of the given width; anything not asked of the server is refused and recorded."""
