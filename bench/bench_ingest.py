@@ -93,6 +93,7 @@ def main() -> None:
             print(f"  one-page rebuild / full build: {one[0] / whole[0]:.0%} wall, {one[1] / whole[1]:.0%} CPU "
                   "(target <= 10%)")
         print(f"KB file size (whole guide + history): {db.stat().st_size / 1e6:.1f} MB")
+        search_beside_merged(db)
 
         kb_cmd = [str(BIN / "kb"), "--db", str(db), "requirements", "CreateModel", "--condition", "vpc", "--json"]
         sentry = BIN / "policy_sentry"
@@ -112,6 +113,32 @@ def main() -> None:
         ratios = sorted(k / p for k, p in zip(kb, ps))
         print(f"  kb / policy_sentry start-up, median of 20 pairs run in turn: {ratios[len(ratios) // 2]:.2f} "
               "(target <= 0.2)")
+
+
+SEARCHES = ("execution role", "iam:PassRole", "kms:CreateGrant", "VpcConfig", "ロール", "the")
+
+
+def search_beside_merged(db: Path) -> None:
+    """The canned search on the KB as the builds left its full-text index (segments merged only when
+    FTS5 must while the rebuild writes, store.ensure_db_shape) beside the same index merged into one."""
+    import sqlite3
+
+    sql = (ROOT / "queries" / "search.sql").read_text(encoding="utf-8")
+    merged = db.with_name("merged.db")
+    shutil.copy(db, merged)
+    with sqlite3.connect(merged) as conn:
+        conn.execute("insert into section_fts(section_fts) values('optimize')")
+    for label, path in (("as built", db), ("merged into one segment", merged)):
+        conn = sqlite3.connect(path)
+        times = []
+        for q in SEARCHES * 5:
+            t0 = time.perf_counter()
+            conn.execute(sql, {"q": q, "page": ""}).fetchall()
+            times.append(time.perf_counter() - t0)
+        conn.close()
+        times.sort()
+        print(f"search canned query, {len(SEARCHES)} queries x 5, index {label}: median "
+              f"{times[len(times) // 2] * 1000:.1f} ms, slowest {times[-1] * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,8 @@ def _fts_ok(path: Path, word: str) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
         conn.execute("insert into section_fts (section_fts) values ('integrity-check')")
+        # the rebuild merged only when it had to; what writes the index next merges as it goes
+        assert conn.execute("select v from section_fts_config where k = 'automerge'").fetchone() == (4,)
         return conn.execute("""select p.page_key, s.ord from section_fts f join section s on s.id = f.rowid
                                join page p on p.id = s.page_id where section_fts match ? order by 1, 2""",
                             [f'"{word}"']).fetchall()
