@@ -67,6 +67,9 @@ def create_tables(path: Path) -> None:
     tables, _ = schema_sql.current_ddl()
     conn = sqlite3.connect(path)
     try:
+        # before the first table: the pages that the full-text index frees as it merges (and what a
+        # patch deletes) go back to the system at each commit, not into a free list inside the file
+        conn.execute("pragma auto_vacuum = full")
         conn.executescript(tables)
     finally:
         conn.close()
@@ -378,10 +381,10 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     # trigram: Japanese has no spaces between words, so search must match any substring.
     db.execute("""create virtual table if not exists section_fts using fts5(
         heading, body, content='section', content_rowid='id', tokenize='trigram')""")
-    # Merging segments while the rebuild still writes them was half of its time (2.0 s of CPU against
-    # 1.1 s on the guide), and the segments it leaves answer searches as fast (bench/bench_service.py's
-    # search): during the rebuild FTS5 merges only when a level fills (its crisis merge); afterwards
-    # it merges incrementally again, as by default, when a patch writes (ingest/patch.py).
+    # Merging segments while the rebuild still writes them is a fifth of its work (7.1 G instructions
+    # against 5.8 G on the guide, callgrind), and the segments it leaves answer searches as fast
+    # (bench/bench_ingest.py's search): during the rebuild FTS5 merges only when a level fills (its
+    # crisis merge); afterwards it merges incrementally again, as by default, when a patch writes.
     db.execute("insert into section_fts(section_fts, rank) values('automerge', 0)")
     db.execute("insert into section_fts(section_fts) values('rebuild')")
     db.execute(f"insert into section_fts(section_fts, rank) values('automerge', {FTS_AUTOMERGE})")

@@ -91,6 +91,15 @@ def _fts_ok(path: Path, word: str) -> list[tuple]:
         conn.close()
 
 
+def _free_pages(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("pragma auto_vacuum").fetchone() == (1,)  # full: freed pages leave the file
+        return conn.execute("pragma freelist_count").fetchone()[0]
+    finally:
+        conn.close()
+
+
 QUESTIONS = [["check", "--json"], ["check", "--json", "--lang", "ja"], ["requirements", "CreateModel", "--json"],
              ["requirements", "CreateOptimizationJob", "--json"], ["scoping", "CreateTrainingJob", "--json"],
              ["roles", "--json"], ["apis", "--json"], ["coverage", "--json"], ["conditions", "CreateTrainingJob", "--json"]]
@@ -177,6 +186,7 @@ def test_a_patched_kb_holds_the_rows_of_a_whole_build(kb, tmp_path):
         assert _answer(db, question) == _answer(whole, question), question
     assert _fts_ok(db, "zyxwvut") == _fts_ok(whole, "zyxwvut") != []
     assert _fts_ok(db, "role") == _fts_ok(whole, "role")
+    assert _free_pages(db) == _free_pages(whole) == 0  # what the index merged away and the patch deleted
     after = canonical(db)
     assert after["action"] - original["action"], "the unknown action is a new row"
     assert after["api"] - original["api"] and after["request_shape"] - original["request_shape"], "a new API"

@@ -76,6 +76,7 @@ class _Builder:
 
     def run(self) -> list[Token]:
         events: Any = pyromark.events_with_range(self.text, options=_OPTIONS)  # (event, {start, end}) pairs
+        parts = self.parts
         for event, span in events:
             if event.__class__ is str:  # SoftBreak, HardBreak, Rule
                 self.bare(event, span)
@@ -83,9 +84,13 @@ class _Builder:
             text = event.get("Text")
             if text is not None:  # most events: text, into a code block, an HTML block or a paragraph
                 if self.code is not None:
-                    self.parts["code"].append(text)
+                    parts["code"].append(text)
                 elif self.html is not None:
-                    self.parts["html"].append(text)
+                    parts["html"].append(text)
+                elif self.inline is not None and self.image is None:  # the common case, without a call
+                    self.inline.children.append(Token("text", text))  # type: ignore[union-attr]
+                    if text:
+                        parts["inline"].append(text)
                 else:
                     self.child(Token("text", text), span)
                 continue
@@ -161,7 +166,6 @@ class _Builder:
     def start(self, tag: Any, span: dict) -> None:
         value: Any
         name, value = (tag, None) if isinstance(tag, str) else next(iter(tag.items()))
-        first = self.line(span["start"])
         if name in _INLINE_TAGS:
             if name == "Image":
                 self.image_depth += 1
@@ -175,6 +179,7 @@ class _Builder:
                 self.child(Token("em_open" if name == "Emphasis" else "strong_open"), span)
             return
         self.close_implicit()
+        first = self.line(span["start"])
         end = self.line(max(span["end"] - 1, span["start"])) + 1
         if name == "Paragraph":
             self.open_inline("paragraph_open", "", [first, end])
