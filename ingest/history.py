@@ -13,6 +13,7 @@ from . import source_list
 from .build import build
 from .lock import now_iso, writer_lock
 from .sources import history_sources, load_sources, page_key, read_file, read_page
+from .store import connect_scratch
 from .versions import carry_log, open_kb_readonly, record_changes, stamp_versions
 
 
@@ -43,7 +44,7 @@ def ingest_history(directory: Path, lang: str, db_path: Path, sources_file: Path
         run: dict = {}
 
         def finish(previous: Path, new: Path) -> None:
-            conn = sqlite3.connect(new)
+            conn = connect_scratch(new)
             try:
                 carry_log(conn, previous)
                 run["id"] = conn.execute(

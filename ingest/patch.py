@@ -188,10 +188,8 @@ def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageR
     """Write the patched copy of `plan.previous` at `tmp`. `records`: by source index, every changed
     and involved page; `findings`: the findings between pages, for the involved pages."""
     shutil.copyfile(plan.previous, tmp)
-    conn = sqlite3.connect(tmp)
+    conn = store.connect_scratch(tmp)
     try:
-        conn.execute("pragma journal_mode = off")  # a scratch file until its check passes (ingest/store.py)
-        conn.execute("pragma synchronous = off")
         for table in reversed(CARRIED):  # parents last; the build's finish carries the log again
             conn.execute(f"delete from {table}")
         conn.execute("delete from finding where across_pages")

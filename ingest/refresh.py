@@ -388,7 +388,7 @@ def _texts(pages: list[PageRefresh]):
 
 
 def _finish(previous: Path, tmp: Path, report: RefreshReport, old, force: bool) -> None:
-    conn = sqlite3.connect(tmp)
+    conn = store.connect_scratch(tmp)
     try:
         reasons = gate(old, conn, report.pages, force)
         if reasons:
@@ -451,7 +451,7 @@ def _log_only(db_path: Path, report: RefreshReport) -> None:
     was_vouched = patch.vouched(db_path)  # facts unchanged: what a build may patch stays patchable
     try:
         src = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
-        dst = sqlite3.connect(tmp)
+        dst = store.connect_scratch(tmp)
         try:
             src.backup(dst)
         finally:
@@ -459,7 +459,7 @@ def _log_only(db_path: Path, report: RefreshReport) -> None:
         if not has_table(dst, "page_version"):
             dst.close()
             store.create_tables(tmp)  # a KB built before the change log existed
-            dst = sqlite3.connect(tmp)
+            dst = store.connect_scratch(tmp)
         try:
             _log_run(dst, db_path, report, rebuilt=False)
         finally:

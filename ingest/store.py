@@ -62,6 +62,16 @@ class Catalogues:
     rules: dict[str, Any]  # ingest/facts/iam.toml
 
 
+def connect_scratch(path: Path) -> sqlite3.Connection:
+    """A connection to a KB file that is not live yet: no rollback journal, no fsync per commit. The
+    file is fsynced once, whole, before it replaces the KB (replace_atomically); a failure before
+    that deletes it."""
+    conn = sqlite3.connect(path)
+    conn.execute("pragma journal_mode = off")
+    conn.execute("pragma synchronous = off")
+    return conn
+
+
 def create_tables(path: Path) -> None:
     """Every table and index of kb/schema.py that the file at `path` lacks."""
     tables, _ = schema_sql.current_ddl()
@@ -80,12 +90,8 @@ def write(path: Path, records: list[PageRecord], findings: list[Finding], build_
     import sqlite_utils  # here: a patched build (ingest/patch.py) writes without it, and starts faster
 
     create_tables(path)
-    db = sqlite_utils.Database(path)
+    db = sqlite_utils.Database(connect_scratch(path))
     db.conn.execute("PRAGMA foreign_keys = ON")
-    # A scratch file until the sanity check passes: no journal, no fsync per row; the whole
-    # file is fsynced once before it replaces the KB.
-    db.conn.execute("PRAGMA journal_mode = OFF")
-    db.conn.execute("PRAGMA synchronous = OFF")
     writer = RowWriter(catalogues)
     writer.rows["build"].append(build_info)
     writer.world()

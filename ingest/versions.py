@@ -22,13 +22,14 @@ from kb.query import has_table
 
 from . import changelog
 from .lock import now_iso
+from .store import connect_scratch
 
 CARRIED = ("refresh_run", "refresh_page", "page_transition", "page_change")  # parents first: foreign keys
 
 
 def finish_build(previous: Path, new: Path) -> None:
     """The default last step of `ingest build` (see the module docstring)."""
-    conn = sqlite3.connect(new)
+    conn = connect_scratch(new)
     try:
         carry_log(conn, previous)
         stamp_versions(conn)
