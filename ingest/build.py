@@ -52,7 +52,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
     sources, report.skipped = skip_repeated_revisions(sources)
-    api_model, actions = ApiModel(), ActionCatalog()  # botocore's models load when a page needs them
+    api_model, actions = ApiModel(cached=use_cache), ActionCatalog()  # botocore is read when a page needs it
     report.setup_s = time.perf_counter() - started
     inputs_code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", ""))
     code = inputs_code if use_cache else None  # the extraction cache's key: None reads every page again

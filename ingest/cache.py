@@ -1,5 +1,6 @@
 """Each page's extraction, reused by content hash: a rebuild reads and extracts only the pages that
-changed since a build on this machine.
+changed since a build on this machine. (The digest of botocore's models, ingest/catalog.py, is
+saved here too, by botocore's version.)
 
 An entry is keyed by the page's text, language and format and by everything that decides its
 facts: the code and data of `ingest/` (readers, extractor, lexicons, facts), the extra lexicons of
@@ -19,8 +20,11 @@ import pickle
 import stat
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 from .extract import PageFacts
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,16 +65,26 @@ def private(path: Path) -> bool:
 
 
 def load(key: str) -> PageFacts | None:
+    return load_data(key, PageFacts)
+
+
+def load_data(key: str, kind: type[T]) -> T | None:
+    """The entry saved under `key` if it is a `kind`; None when there is none, it is not ours, or it
+    does not load."""
     folder = directory()
     path = folder / f"{key}.pickle"
     if not (private(folder) and private(path)):
         return None
     try:
         with open(path, "rb") as f:
-            facts = pickle.load(f)  # our own entry, in a directory only we can write
+            data = pickle.load(f)  # our own entry, in a directory only we can write
     except Exception:  # a torn or stale entry: recompute it
         return None
-    return facts if isinstance(facts, PageFacts) else None
+    return data if isinstance(data, kind) else None
+
+
+def store_data(key: str, data: object) -> None:
+    store_blob(key, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def dumps(facts: PageFacts) -> bytes:

