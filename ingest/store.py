@@ -75,7 +75,7 @@ def connect_scratch(path: Path) -> sqlite3.Connection:
 def create_tables(path: Path) -> None:
     """Every table and index of kb/schema.py that the file at `path` lacks."""
     tables, _ = schema_sql.current_ddl()
-    conn = sqlite3.connect(path)
+    conn = connect_scratch(path)  # a statement is a commit here: without it, two syncs each
     try:
         # before the first table: the pages that the full-text index frees as it merges (and what a
         # patch deletes) go back to the system at each commit, not into a free list inside the file
