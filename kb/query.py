@@ -125,10 +125,10 @@ def api_named(conn, page_ids: list[int], text: str) -> str | None:
     return Checker(conn).api_named(page_ids, text)
 
 
-def _requirement_rows(conn, name: str, lang: str, page: str | None = None):
+def _requirement_rows(conn, name: str, ids: list[int]):
     """Every requirement of an API whose request carries the role, or of a feature context, on the
-    current pages of `lang`, page by page in reading order."""
-    marks, ids = _where_pages(conn, lang, page)
+    pages `ids` (a question's current pages), page by page in reading order."""
+    marks = ",".join("?" * len(ids))
     return conn.execute(
         f"""select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line, sn.parse_status,
                    s.anchor, s.heading, p.url as page_url, p.lang, p.page_key, p.title as page_title, c.key as context
@@ -144,8 +144,13 @@ def conditions(conn, api: str, lang: str | None = None, page: str | None = None)
     name = checker.context(api, page)
     lang = checker.done().lang
     assert name is not None
+    return _conditions_of(conn, _requirement_rows(conn, name, checker.page_ids(page)), lang)
+
+
+def _conditions_of(conn, rows: list[sqlite3.Row], lang: str) -> list[dict]:
+    """The conditions of a context's requirement rows, each once, in reading order."""
     out: dict[str, dict] = {}
-    for r in _requirement_rows(conn, name, lang, page):
+    for r in rows:
         key = r["condition_key"]
         if key is None or key in out:
             continue
@@ -198,7 +203,7 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
     checker.conditions(conditions_, name, page)
     lang = checker.done().lang
     assert name is not None
-    rows = _requirement_rows(conn, name, lang, page)
+    rows = _requirement_rows(conn, name, checker.page_ids(page))
     known = {r["condition_key"] for r in rows if r["condition_key"]}
     chosen = set(conditions_)
     notes: list[dict] = []
@@ -240,7 +245,7 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
     if page is None:
         notes += _prevailing_pages(conn, lang, name, chosen)
     actions = sorted({a for s in statements if s["effect"] == "Allow" for a in s["actions"]})
-    chosen_info = [c for c in conditions(conn, name, lang, page) if c["key"] in chosen]
+    chosen_info = [c for c in _conditions_of(conn, rows, lang) if c["key"] in chosen]
     unique = list({json.dumps(n, sort_keys=True): n for n in notes}.values())
     variant = "scoped" if scoped and scoped_pages else "default"
     return {"api": name, "lang": lang, "variant": variant, "conditions": chosen_info, "actions": actions,
