@@ -168,15 +168,15 @@ class UnknownLanguage(ValueError):
     pass
 
 
-def _directories() -> list[Path]:
-    extra = [Path(d) for d in os.environ.get("KB_LEXICONS", "").split(os.pathsep) if d]
-    return [HERE, *extra]
-
-
 def _files() -> dict[str, Path]:
     """language → its lexicon file (a later directory of $KB_LEXICONS adds, never replaces)."""
+    return _files_in(os.environ.get("KB_LEXICONS", ""))
+
+
+@cache  # a page asks for its lexicon at every step: the directories are listed once per $KB_LEXICONS
+def _files_in(extra: str) -> dict[str, Path]:
     out: dict[str, Path] = {}
-    for directory in _directories():
+    for directory in [HERE, *(Path(d) for d in extra.split(os.pathsep) if d)]:
         if directory.is_dir():
             for f in sorted(directory.iterdir()):
                 if _LANG_FILE.match(f.name):
