@@ -21,7 +21,7 @@ from pathlib import PurePath
 from ingest.model import CODE, LIST_ITEM, NOTE, PARAGRAPH, PROCEDURE, Block, Cell, Link, Page, ReaderError, Section
 
 from ..collector import collector_paused
-from .md_tokens import Token, normalize_newlines, tokens
+from .md_tokens import Child, Token, normalize_newlines, tokens
 
 DEFAULT_NOTE_LABELS = {"Note": "note", "Important": "important", "Tip": "tip", "Warning": "warning"}
 
@@ -85,16 +85,14 @@ def read_markdown(
                 revision=revision, disclaimer=disclaimer)
 
 
-def _cell(children: list[Token]) -> Cell:
+def _cell(children: list[Child]) -> Cell:
     """A table cell, with its text and code parts in order."""
     text, codes, links = _inline(children)
     parts: list[tuple[str, str]] = []
-    for t in children:
-        kind = "code" if t.type == "code_inline" else "text" if t.type == "text" else None
-        if t.type in ("softbreak", "hardbreak"):
+    for type_, content, _ in children:
+        kind = "code" if type_ == "code_inline" else "text" if type_ == "text" else None
+        if type_ in ("softbreak", "hardbreak"):
             kind, content = "text", " "
-        else:
-            content = t.content
         if kind is None:
             continue
         if parts and parts[-1][0] == kind == "text":
@@ -105,26 +103,26 @@ def _cell(children: list[Token]) -> Cell:
     return Cell(text, codes, links, [(k, c) for k, c in cleaned if c])
 
 
-def _inline(children: list[Token]) -> tuple[str, list[str], list[Link]]:
+def _inline(children: list[Child]) -> tuple[str, list[str], list[Link]]:
     """Plain text, inline code spans and links of an inline token's children."""
     parts: list[str] = []
     codes: list[str] = []
     links: list[Link] = []
     link_start: int | None = None
     href = ""
-    for t in children:
-        if t.type == "code_inline":
-            parts.append(t.content)
-            codes.append(t.content.strip())  # the page has `s3:GetObject ` with a stray space
-        elif t.type in ("softbreak", "hardbreak"):
+    for type_, content, target in children:
+        if type_ == "text" or type_ == "image":  # image: its alt text is what prints
+            parts.append(content)
+        elif type_ == "code_inline":
+            parts.append(content)
+            codes.append(content.strip())  # the page has `s3:GetObject ` with a stray space
+        elif type_ in ("softbreak", "hardbreak"):
             parts.append(" ")
-        elif t.type == "link_open":
-            link_start, href = len(parts), t.href
-        elif t.type == "link_close" and link_start is not None:
+        elif type_ == "link_open":
+            link_start, href = len(parts), target
+        elif type_ == "link_close" and link_start is not None:
             links.append(Link(text=_collapse("".join(parts[link_start:])), href=href))
             link_start = None
-        elif t.type in ("text", "image"):  # image: its alt text is what prints
-            parts.append(t.content)
         # html_inline (<a name>, </a>) and emphasis markers print nothing.
     return _collapse("".join(parts)), codes, links
 
@@ -153,17 +151,18 @@ def _strip_tags(html: str) -> str:
     return re.sub(r"<[^>]*>", " ", html[:end]) + html[end:]
 
 
-def _significant(children: list[Token]) -> list[Token]:
-    """Children without the empty/whitespace text tokens markdown-it leaves around emphasis."""
-    return [t for t in children if not (t.type == "text" and not t.content.strip())]
+def _significant(children: list[Child]) -> list[int]:
+    """Where the children are that are not the empty/whitespace text markdown-it leaves around emphasis."""
+    return [i for i, (type_, content, _) in enumerate(children) if not (type_ == "text" and not content.strip())]
 
 
-def _all_bold(children: list[Token]) -> bool:
+def _all_bold(children: list[Child]) -> bool:
     depth, seen = 0, False
-    for t in _significant(children):
-        if t.type in ("strong_open", "strong_close"):
-            depth += 1 if t.type == "strong_open" else -1
-        elif t.type in ("text", "code_inline"):
+    for i in _significant(children):
+        type_ = children[i][0]
+        if type_ in ("strong_open", "strong_close"):
+            depth += 1 if type_ == "strong_open" else -1
+        elif type_ in ("text", "code_inline"):
             if depth == 0:
                 return False
             seen = True
@@ -238,7 +237,7 @@ class _Walker:
             return i + 3
         text, _, _ = _inline(inline.children or [])
         # Only real inline HTML counts: an `<a name>` inside a code span is text, not an anchor.
-        html = "".join(c.content for c in inline.children or [] if c.type == "html_inline")
+        html = "".join(content for type_, content, _ in inline.children or [] if type_ == "html_inline")
         anchor = _anchor(html)
         self.sections.append(Section(heading=text, level=int(open_.tag[1]), line=_line(open_, 1),
                                      anchor=_ESCAPED.sub(r"\1", anchor) if anchor else None))
@@ -258,8 +257,8 @@ class _Walker:
         open_, inline = self.toks[i], self.toks[i + 1]
         children = inline.children or []
         line = _line(open_, 1)
-        sig = _significant(children)
-        if sig and sig[0].type == "html_inline":
+        sig = [children[i] for i in _significant(children)]
+        if sig and sig[0][0] == "html_inline":
             self.take_next_line_anchor(open_, inline.content)
         nxt = i + 3  # paragraph_open, inline, paragraph_close
 
@@ -274,7 +273,7 @@ class _Walker:
         label = self.note_label(sig)
         if label is not None:
             # The body is everything after the line break that ends the label line.
-            body = children[[id(c) for c in children].index(id(sig[3])) + 1:] if len(sig) > 3 else []
+            body = children[_significant(children)[3] + 1:] if len(sig) > 3 else []
             text, codes, links = _inline(body)
             if not text and self.is_paragraph(nxt):  # body printed as its own paragraph
                 text, codes, links = _inline(self.toks[nxt + 1].children or [])
@@ -293,11 +292,11 @@ class _Walker:
         self.emit(Block(kind, text, line, codes, links))
         return nxt
 
-    def note_label(self, sig: list[Token]) -> str | None:
-        if (len(sig) >= 3 and sig[0].type == "strong_open" and sig[1].type == "text"
-                and sig[2].type == "strong_close" and sig[1].content.strip() in self.labels
-                and (len(sig) == 3 or sig[3].type in ("softbreak", "hardbreak"))):
-            return sig[1].content.strip()
+    def note_label(self, sig: list[Child]) -> str | None:
+        if (len(sig) >= 3 and sig[0][0] == "strong_open" and sig[1][0] == "text"
+                and sig[2][0] == "strong_close" and sig[1][1].strip() in self.labels
+                and (len(sig) == 3 or sig[3][0] in ("softbreak", "hardbreak"))):
+            return sig[1][1].strip()
         return None
 
     def tok_type(self, i: int) -> str | None:

@@ -1,7 +1,9 @@
 """Markdown parsed by pyromark (pulldown-cmark: CommonMark and GFM tables, in Rust) into the flat
 token stream the Markdown reader walks: block tokens (`heading_open`, `paragraph_open`, `inline`,
 `fence`, `tr_open`, …) with their source lines, an `inline` token's children (`text`, `code_inline`,
-`link_open` with its href, `strong_open`, `html_inline`, `softbreak`, `image`, …).
+`link_open` with its href, `strong_open`, `html_inline`, `softbreak`, `image`, …). A child is a
+plain (type, content, href) tuple: most events are inline text, and a tuple costs a third of an
+object to make.
 
 pulldown-cmark is a pull parser without recursion: nesting costs no stack, and no input makes it
 backtrack (its own pathological-input suite; tests/test_hostile_input.py checks ours). It reports
@@ -21,8 +23,11 @@ _OPTIONS = pyromark.Options.ENABLE_TABLES
 _INLINE_TAGS = frozenset(("Emphasis", "Strong", "Link", "Image", "Strikethrough", "Superscript", "Subscript"))
 
 
+Child = tuple[str, str, str]  # (type, content, href) of an inline token's child
+
+
 class Token:
-    """One token, in markdown-it's vocabulary (only what the reader reads)."""
+    """One block token, in markdown-it's vocabulary (only what the reader reads)."""
 
     __slots__ = ("children", "content", "href", "map", "tag", "type")
 
@@ -33,7 +38,7 @@ class Token:
         self.tag = tag
         self.map = map_
         self.href = href
-        self.children: list[Token] | None = None
+        self.children: list[Child] | None = None
 
     def __repr__(self) -> str:  # for a person debugging the reader
         return f"Token({self.type!r}, {self.content[:30]!r}, map={self.map})"
@@ -62,7 +67,7 @@ class _Builder:
         self.inline: Token | None = None  # the inline token being filled
         self.implicit = False  # that inline token belongs to a paragraph this builder opened
         self.cell_tag = "td"
-        self.image: Token | None = None  # alt text collects here
+        self.image: tuple[list[Child], int] | None = None  # where the image is among its siblings, until its alt text is read
         self.image_depth = 0
         self.code: Token | None = None  # the fence or code block being filled
         self.html: Token | None = None  # the HTML block being filled
@@ -88,11 +93,11 @@ class _Builder:
                 elif self.html is not None:
                     parts["html"].append(text)
                 elif self.inline is not None and self.image is None:  # the common case, without a call
-                    self.inline.children.append(Token("text", text))  # type: ignore[union-attr]
+                    self.inline.children.append(("text", text, ""))  # type: ignore[union-attr]
                     if text:
                         parts["inline"].append(text)
                 else:
-                    self.child(Token("text", text), span)
+                    self.child(("text", text, ""), span)
                 continue
             (kind, value), = event.items()
             if kind == "Start":
@@ -106,10 +111,10 @@ class _Builder:
 
     # -- inline content ------------------------------------------------------------------------
 
-    def child(self, token: Token, span: dict) -> None:
+    def child(self, token: Child, span: dict) -> None:
         if self.image is not None:  # inside an image only its alt text prints
-            if token.type in ("text", "code_inline"):
-                self.parts["image"].append(token.content)
+            if token[0] in ("text", "code_inline"):
+                self.parts["image"].append(token[1])
             return
         if self.inline is None:  # text straight inside a list item (a tight list): its paragraph
             first = self.line(span["start"])
@@ -120,8 +125,8 @@ class _Builder:
             self.implicit = True
         assert self.inline.children is not None
         self.inline.children.append(token)
-        if token.content:
-            self.parts["inline"].append(token.content)
+        if token[1]:
+            self.parts["inline"].append(token[1])
 
     def close_implicit(self) -> None:
         if self.implicit:
@@ -141,25 +146,25 @@ class _Builder:
 
     def bare(self, event: str, span: dict) -> None:
         if event == "SoftBreak":
-            self.child(Token("softbreak"), span)
+            self.child(("softbreak", "", ""), span)
         elif event == "HardBreak":
-            self.child(Token("hardbreak"), span)
+            self.child(("hardbreak", "", ""), span)
         else:  # Rule: a thematic break
             self.close_implicit()
             self.out.append(Token("hr", map_=[self.line(span["start"]), self.line(span["start"]) + 1]))
 
     def leaf(self, kind: str, value, span: dict) -> None:
         if kind == "Code":
-            self.child(Token("code_inline", value), span)
+            self.child(("code_inline", value, ""), span)
         elif kind == "InlineHtml":
-            self.child(Token("html_inline", value), span)
+            self.child(("html_inline", value, ""), span)
         elif kind == "Html":
             if self.html is not None:
                 self.parts["html"].append(value)
             else:
-                self.child(Token("html_inline", value), span)
+                self.child(("html_inline", value, ""), span)
         elif isinstance(value, str):  # math, footnote references …: their text
-            self.child(Token("text", value), span)
+            self.child(("text", value, ""), span)
 
     # -- containers ----------------------------------------------------------------------------
 
@@ -170,13 +175,13 @@ class _Builder:
             if name == "Image":
                 self.image_depth += 1
                 if self.image is None:
-                    token = Token("image")
-                    self.child(token, span)
-                    self.image = token
+                    self.child(("image", "", ""), span)  # its alt text is set when the image ends
+                    assert self.inline is not None and self.inline.children is not None
+                    self.image = (self.inline.children, len(self.inline.children) - 1)
             elif name == "Link":
-                self.child(Token("link_open", href=str(value.get("dest_url") or "")), span)
+                self.child(("link_open", "", str(value.get("dest_url") or "")), span)
             elif name in ("Emphasis", "Strong"):
-                self.child(Token("em_open" if name == "Emphasis" else "strong_open"), span)
+                self.child(("em_open" if name == "Emphasis" else "strong_open", "", ""), span)
             return
         self.close_implicit()
         first = self.line(span["start"])
@@ -216,13 +221,15 @@ class _Builder:
         if name in _INLINE_TAGS:
             if name == "Image":
                 self.image_depth -= 1
-                if self.image_depth == 0:
-                    self.filled(self.image, "image")
+                if self.image_depth == 0 and self.image is not None:
+                    siblings, at = self.image
+                    siblings[at] = ("image", "".join(self.parts["image"]), "")
+                    self.parts["image"] = []
                     self.image = None
             elif name == "Link":
-                self.child(Token("link_close"), {"start": 0})
+                self.child(("link_close", "", ""), {"start": 0})
             elif name in ("Emphasis", "Strong"):
-                self.child(Token("em_close" if name == "Emphasis" else "strong_close"), {"start": 0})
+                self.child(("em_close" if name == "Emphasis" else "strong_close", "", ""), {"start": 0})
             return
         self.close_implicit()
         if name == "Paragraph":
