@@ -52,7 +52,9 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     started = time.perf_counter()
     report = BuildReport(Path(db_path))
     sources, report.skipped = skip_repeated_revisions(sources)
-    api_model, actions = ApiModel(cached=use_cache), ActionCatalog()  # botocore is read when a page needs it
+    # botocore is read when a page needs it, and then only if no build saved its digest (ingest/catalog.py)
+    api_model = ApiModel(saved=cache.load_dict, save=cache.store_data) if use_cache else ApiModel()
+    actions = ActionCatalog()
     report.setup_s = time.perf_counter() - started
     inputs_code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", ""))
     code = inputs_code if use_cache else None  # the extraction cache's key: None reads every page again

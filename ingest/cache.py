@@ -83,6 +83,10 @@ def load_data(key: str, kind: type[T]) -> T | None:
     return data if isinstance(data, kind) else None
 
 
+def load_dict(key: str) -> dict | None:
+    return load_data(key, dict)
+
+
 def store_data(key: str, data: object) -> None:
     store_blob(key, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 

@@ -9,6 +9,7 @@ import difflib
 import fnmatch
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -35,27 +36,25 @@ class ApiModel:
 
     botocore's service models are read through its loader (the data its clients are built from)
     into a digest: each operation's service and request shape, and every shape a request reaches,
-    as plain data. With `cached`, the digest a build on this machine saved for the same botocore
-    version is read instead (ingest/cache.py): a rebuild of a few pages does not import botocore."""
+    as plain data. Given `saved` and `save` (ingest/cache.py's), the digest a build on this machine
+    saved for the same botocore version is read instead: a rebuild of a few pages does not import
+    botocore."""
 
-    def __init__(self, family: str = "sagemaker", *, cached: bool = False):
+    def __init__(self, family: str = "sagemaker", *, saved: Callable[[str], dict | None] | None = None,
+                 save: Callable[[str, dict], None] | None = None):
         self.family = family  # botocore is read when a name is first asked for: a patch may need none
-        self.cached = cached
+        self._saved, self._save = saved, save
 
     @cached_property
     def _digest(self) -> dict:
         import botocore
 
         key = f"botocore-{botocore.__version__}-{self.family}-{DIGEST_FORMAT}"
-        if self.cached:
-            from . import cache  # here: the extractor's import of this module stays light
-
-            saved = cache.load_data(key, dict)
-            if saved is not None:
-                return saved
-        digest = _digest_of(self.family)
-        if self.cached:
-            cache.store_data(key, digest)
+        digest = self._saved(key) if self._saved else None
+        if digest is None:
+            digest = _digest_of(self.family)
+            if self._save:
+                self._save(key, digest)
         return digest
 
     @property

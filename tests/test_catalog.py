@@ -95,8 +95,9 @@ def test_a_saved_digest_answers_as_botocore_does_without_importing_its_loader(tm
     """A rebuild of a few pages reads the digest the build before it saved, not botocore's models."""
     probe = """
 import json, sys
+from ingest import cache
 from ingest.catalog import ApiModel
-model = ApiModel(cached=True)
+model = ApiModel(saved=cache.load_dict, save=cache.store_data)
 ops = sorted(model.operations)
 print(json.dumps({"loader": "botocore.loaders" in sys.modules, "ops": ops,
                   "roles": model.role_members("CreateLabelingJob", "RoleArn"),
