@@ -33,12 +33,13 @@ def roles(obj, lang, page, as_json):
 
 @click.command()
 @click.argument("api")
+@lang_option
 @json_option
 @click.pass_obj
-def caller(obj, api, as_json):
+def caller(obj, api, lang, as_json):
     """What the caller of API needs (the guide's API permissions table): always, and only if a request
-    member is set."""
-    data = _run(lambda: R.caller(obj.conn(), api))
+    member is set. In another language than the table's, the table's words, with a note."""
+    data = _run(lambda: R.caller(obj.conn(), api, lang))
 
     def text(d):
         click.echo(f"{d['api']}: {', '.join(d['actions'])}")
@@ -46,6 +47,8 @@ def caller(obj, api, as_json):
             field = f" [{c['request_field']}]" if c["request_field"] else ""
             click.echo(f"  {c['action']} — {c['when']}{field}")
         click.echo(f"← {d['source']['page']}: {d['source']['heading']} [{d['source']['url']}]")
+        for note in d["notes"]:
+            click.echo(f"note: {note}", err=True)
 
     _emit(data, as_json, text)
 

@@ -58,24 +58,25 @@ def choices(conn, lang: str | None = None) -> list[dict]:
     return sorted(out, key=lambda c: (c["kind"] == "feature", c["label"].lower() if c["kind"] == "feature" else c["name"]))
 
 
-def caller(conn, api: str) -> dict:
+def caller(conn, api: str, lang: str | None = None) -> dict:
     """What the caller of `api` needs, from the guide's API permissions table: the actions always
-    required, and those required only when a request member is set."""
-    checker = Checker(conn)
+    required, and those required only when a request member is set. From `lang`'s pages; where none
+    has the table, the prevailing language's, with a note in `lang` (the `caller` canned query)."""
+    checker = Checker(conn, lang)
     name = checker.caller_api(api)
-    checker.done()
-    rows = conn.execute(
-        """select c.*, s.anchor, s.heading, p.url as page_url, p.page_key from caller_permission c
-           join section s on s.id = c.section_id join page p on p.id = c.page_id
-           where p.is_current and c.api_name = ? order by c.page_id, c.id""", [name]).fetchall()
+    lang = checker.done().lang
+    rows = run_canned(conn, "caller", api=name, lang=lang)
     first = rows[0]
+    notes = [] if first["lang"] == lang else [ui(conn, lang)["note_prevailing_only"].format(
+        language=_language_name(conn, lang), name=name)]
     return {
-        "api": name,
+        "api": name, "lang": first["lang"],
         "actions": list(dict.fromkeys(r["action"] for r in rows if r["required_when"] is None)),
         "conditional": [{"action": r["action"], "when": r["required_when"], "request_field": r["request_field"]}
                         for r in rows if r["required_when"] is not None],
-        "source": {"url": section_url(first["page_url"], first["anchor"]), "page": first["page_key"],
-                   "heading": first["heading"], "line": first["line"], "text": first["cell_text"]},
+        "source": {"url": first["source_url"], "page": first["page_key"], "heading": first["heading"],
+                   "line": first["line"], "text": first["cell_text"], "lang": first["lang"]},
+        "notes": notes,
     }
 
 

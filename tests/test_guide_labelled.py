@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from kb import roles as kb_roles
+from kb.query import KBError
 
 EXEC, TRUST, KEY, CALLER, VPCE, OTHER = "execution_role", "trust", "key", "caller", "vpc_endpoint", "other"
 MAIN = None  # the context's main policy there (no condition)
@@ -175,6 +176,24 @@ def test_the_caller_table_rows(conn, api, always, conditional):
     for c, (_, field) in zip(got["conditional"], conditional, strict=True):
         assert c["request_field"] == field or c["request_field"].endswith("." + field)
     assert all(c["when"].startswith("required only") for c in got["conditional"])
+
+
+def test_the_caller_in_japanese_is_the_english_table_said_so_in_japanese(conn, client):
+    """No Japanese page has the API permissions table: the English one answers, and says so in Japanese;
+    the canned query gives the same rows (with the language of the page that answered)."""
+    en, ja = kb_roles.caller(conn, "CreateTrainingJob"), kb_roles.caller(conn, "createtrainingjob", "ja")
+    assert en["lang"] == ja["lang"] == "en" and en["notes"] == []
+    assert {k: ja[k] for k in ("api", "actions", "conditional", "source")} == \
+           {k: en[k] for k in ("api", "actions", "conditional", "source")}
+    assert len(ja["notes"]) == 1 and ja["notes"][0].startswith("日本語のページは CreateTrainingJob を説明していません")
+    for lang in ("", "en", "ja"):
+        rows = client.rows("caller", api="CreateTrainingJob", lang=lang)
+        assert {r["lang"] for r in rows} == {"en"}
+        assert [r["action"] for r in rows if r["required_when"] is None] == en["actions"]
+        assert [{"action": r["action"], "when": r["required_when"], "request_field": r["request_field"]}
+                for r in rows if r["required_when"] is not None] == en["conditional"]
+    with pytest.raises(KBError, match="もしかして CreateTrainingJob"):  # refused in the language asked
+        kb_roles.caller(conn, "CreateTrainigJob", "ja")
 
 
 @pytest.mark.parametrize("api,arn", [
