@@ -9,7 +9,7 @@ import json
 from collections import Counter
 
 from .linear import Pattern, compile_linear
-from .query import Checker, KBError, _where_pages, ask, did_you_mean, documented, prevailing_language, run_canned, section_url, ui
+from .query import Checker, _where_pages, ask, documented, prevailing_language, run_canned, section_url, ui
 
 
 def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
@@ -89,9 +89,10 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
     print, for `service` when given. Notes are in `say_in` when given (an answer another language's
     pages give), else in `lang`."""
     checker, page = ask(conn, lang, page)
+    _check_trust_question(checker, api, region, account)
     lang = checker.done().lang
-    _check_trust_question(conn, api, region, account)
-    marks, ids = _where_pages(conn, lang, page)
+    ids = checker.page_ids(page)
+    marks = ",".join("?" * len(ids))
     rows = conn.execute(
         f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
                    p.url as page_url, p.page_key, p.title as page_title, p.lang,
@@ -106,9 +107,11 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
         rows = [r for r in rows if service in (r["principals"] or "").split()]
         if not rows:
             known = sorted({p for r in conn.execute("select principal from trust_principal") for p in r})
-            raise KBError(f"no page prints a trust policy for {service!r}{did_you_mean(service, known)}")
-    if not rows:
-        raise KBError(f"no {lang} page carries a trust policy")
+            dym, near = checker.maybe(service, known)
+            checker.add("service", service, "error_unknown_trust_service", near, dym=dym)
+    elif not rows:
+        checker.add("lang", lang, "error_no_trust_in_lang")
+    checker.done()
     # the page about this kind of job, the most specific first (a trust policy "for all execution roles" names many)
     chosen = sorted((r for r in rows if api and api in (r["apis"] or "").split()), key=lambda r: len(r["apis"].split()))
     if not chosen:
@@ -149,18 +152,19 @@ def _rule(conn, name: str) -> Pattern | None:
     return compile_linear(json.loads(row[0]), capture=False, where=name) if row else None
 
 
-def _check_trust_question(conn, api: str | None, region: str | None, account: str | None) -> None:
+def _check_trust_question(checker: Checker, api: str | None, region: str | None, account: str | None) -> None:
     """The API a model names (did you mean), a region and an account as IAM writes them: what
-    `kb policy` refuses, refused here too."""
+    `kb policy` refuses, refused here too, in the question's language."""
+    conn = checker.conn
     if api:
         names = [r[0] for r in conn.execute("select name from api order by 1")]
         if api not in names:
-            raise KBError(f"no API {api!r} in the SageMaker API model{did_you_mean(api, names)}")
-    for value, rule, what in ((region, "region_pattern", "a region name (like eu-west-1)"),
-                              (account, "account_pattern", "a 12-digit AWS account ID")):
+            dym, near = checker.maybe(api, names)
+            checker.add("api", api, "error_unknown_model_api", near, dym=dym)
+    for param, value, rule in (("region", region, "region_pattern"), ("account", account, "account_pattern")):
         pattern = _rule(conn, rule)
         if value and pattern and not pattern.match(value):
-            raise KBError(f"{value!r} is not {what}")
+            checker.add(param, value, f"error_bad_{param}")
 
 
 def _fill(conn, document: dict, region: str | None, account: str | None, notes: list[str], lang: str) -> dict:

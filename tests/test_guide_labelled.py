@@ -196,6 +196,16 @@ def test_the_caller_in_japanese_is_the_english_table_said_so_in_japanese(conn, c
         kb_roles.caller(conn, "CreateTrainigJob", "ja")
 
 
+def test_a_trust_policy_question_is_refused_in_the_language_asked_every_problem_at_once(conn):
+    with pytest.raises(KBError) as refused:
+        kb_roles.trust_policy(conn, "ja", api="CreateTrainigJob", region="eu-west1", account="12")
+    said = str(refused.value)
+    assert "SageMaker の API モデルに API 'CreateTrainigJob' はありません (もしかして CreateTrainingJob?)" in said
+    assert "'eu-west1' はリージョン名" in said and "'12' は 12 桁の AWS アカウント ID ではありません" in said
+    with pytest.raises(KBError, match=r"no page prints a trust policy for 'sagemaker\.amazonaws\.co' \(did you mean"):
+        kb_roles.trust_policy(conn, "en", service="sagemaker.amazonaws.co")
+
+
 @pytest.mark.parametrize("api,arn", [
     ("CreateProcessingJob", "arn:aws:sagemaker:eu-west-1:111122223333:processing-job/*"),
     ("CreateTrainingJob", "arn:aws:sagemaker:eu-west-1:111122223333:training-job/*"),
