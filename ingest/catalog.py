@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 # A CamelCase boundary: where a run of concatenated operation names may be cut.
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -26,9 +28,6 @@ class ApiMatch:
     @property
     def misspelled(self) -> bool:
         return self.name != self.spelling
-
-
-DIGEST_FORMAT = 1  # raised when the digest's layout changes: an older saved digest is not read
 
 
 class ApiModel:
@@ -49,7 +48,9 @@ class ApiModel:
     def _digest(self) -> dict:
         import botocore
 
-        key = f"botocore-{botocore.__version__}-{self.family}-{DIGEST_FORMAT}"
+        # by botocore's version and this module's text: a digest made by other code is never read
+        made_by = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+        key = f"botocore-{botocore.__version__}-{self.family}-{made_by}"
         digest = self._saved(key) if self._saved else None
         if digest is None:
             digest = _digest_of(self.family)
