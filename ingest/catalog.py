@@ -36,7 +36,7 @@ class ApiModel:
     botocore's service models are read through its loader (the data its clients are built from)
     into a digest: each operation's service and request shape, and every shape a request reaches,
     as plain data. Given `saved` and `save` (ingest/cache.py's), the digest a build on this machine
-    saved for the same botocore version is read instead: a rebuild of a few pages does not import
+    saved for the same botocore version and code is read instead: a rebuild of a few pages does not import
     botocore."""
 
     def __init__(self, family: str = "sagemaker", *, saved: Callable[[str], dict | None] | None = None,
