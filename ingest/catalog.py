@@ -52,7 +52,7 @@ class ApiModel:
         made_by = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
         key = f"botocore-{botocore.__version__}-{self.family}-{made_by}"
         digest = self._saved(key) if self._saved else None
-        if digest is None:
+        if digest is None or not digest.keys() >= _DIGEST_KEYS:  # none saved, or not one this code made
             digest = _digest_of(self.family)
             if self._save:
                 self._save(key, digest)
@@ -280,6 +280,9 @@ class ApiModel:
             fixed.append(part)
             shape = self._shape(service, members[part])
         return fixed
+
+
+_DIGEST_KEYS = {"services", "operations", "inputs", "shapes"}
 
 
 def _digest_of(family: str) -> dict:

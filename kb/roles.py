@@ -64,6 +64,8 @@ def caller(conn, api: str, lang: str | None = None) -> dict:
     has the table, the prevailing language's, with a note in `lang` (the `caller` canned query)."""
     checker = Checker(conn, lang)
     name = checker.caller_api(api)
+    if name is None and not checker.problems:  # no API named at all
+        checker.add("api", api, "error_unknown_caller_api", dym="")
     lang = checker.done().lang
     rows = run_canned(conn, "caller", api=name, lang=lang)
     first = rows[0]
@@ -90,7 +92,7 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
     pages give), else in `lang`."""
     checker, page = ask(conn, lang, page)
     _check_trust_question(checker, api, region, account)
-    lang = checker.done().lang
+    lang = checker.lang  # the question's, or the prevailing one while a problem stands (said below)
     ids = checker.page_ids(page)
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
@@ -109,9 +111,9 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
             known = sorted({p for r in conn.execute("select principal from trust_principal") for p in r})
             dym, near = checker.maybe(service, known)
             checker.add("service", service, "error_unknown_trust_service", near, dym=dym)
-    elif not rows:
+    elif not rows and not checker.problems:
         checker.add("lang", lang, "error_no_trust_in_lang")
-    checker.done()
+    checker.done()  # every problem of the question at once
     # the page about this kind of job, the most specific first (a trust policy "for all execution roles" names many)
     chosen = sorted((r for r in rows if api and api in (r["apis"] or "").split()), key=lambda r: len(r["apis"].split()))
     if not chosen:

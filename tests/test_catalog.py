@@ -115,6 +115,8 @@ print(json.dumps({"loader": "botocore.loaders" in sys.modules, "ops": ops,
     assert second["roles"] == model.role_members("CreateLabelingJob", "RoleArn") == ["RoleArn"]
     assert second["fields"] == [True, "AlgorithmSpecification.TrainingImage"]
     assert second["shapes"] == model.shape_rows(second["ops"])
+    # a saved dict that is not a digest (another layout, an empty one) is made again, not used
+    assert ApiModel(saved=lambda key: {}, save=None).operations == model.operations
 
 
 def test_the_digest_holds_what_botocores_own_model_resolves(model):

@@ -194,14 +194,18 @@ def test_the_caller_in_japanese_is_the_english_table_said_so_in_japanese(conn, c
                 for r in rows if r["required_when"] is not None] == en["conditional"]
     with pytest.raises(KBError, match="もしかして CreateTrainingJob"):  # refused in the language asked
         kb_roles.caller(conn, "CreateTrainigJob", "ja")
+    with pytest.raises(KBError, match="の呼び出し元に必要なアクセス許可を説明しているページはありません"):
+        kb_roles.caller(conn, "", "ja")  # no API at all
 
 
 def test_a_trust_policy_question_is_refused_in_the_language_asked_every_problem_at_once(conn):
     with pytest.raises(KBError) as refused:
-        kb_roles.trust_policy(conn, "ja", api="CreateTrainigJob", region="eu-west1", account="12")
+        kb_roles.trust_policy(conn, "ja", api="CreateTrainigJob", region="eu-west1", account="12",
+                              service="sagemaker.amazonaws.co")
     said = str(refused.value)
     assert "SageMaker の API モデルに API 'CreateTrainigJob' はありません (もしかして CreateTrainingJob?)" in said
     assert "'eu-west1' はリージョン名" in said and "'12' は 12 桁の AWS アカウント ID ではありません" in said
+    assert "'sagemaker.amazonaws.co' の信頼ポリシーを示すページはありません" in said
     with pytest.raises(KBError, match=r"no page prints a trust policy for 'sagemaker\.amazonaws\.co' \(did you mean"):
         kb_roles.trust_policy(conn, "en", service="sagemaker.amazonaws.co")
 
