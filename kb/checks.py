@@ -387,6 +387,20 @@ class Checker:
         self.add("action", pattern, "error_unknown_action", near, dym=dym)
         return None
 
+    def region_account(self, region: str | None, account: str | None) -> None:
+        """A region and an account as IAM writes them (the notation rules of ingest/facts/iam.toml,
+        stored with the KB): what `kb policy` and `kb trust-policy` refuse alike."""
+        import json
+
+        from .linear import compile_linear  # here: RE2 is imported only by a question that names one
+
+        for param, value, rule in (("region", region, "region_pattern"), ("account", account, "account_pattern")):
+            if not value:
+                continue
+            row = self.conn.execute("select value_json from iam_rule where name = ?", [rule]).fetchone()
+            if row and not compile_linear(json.loads(row[0]), capture=False, where=rule).match(value):
+                self.add(param, value, f"error_bad_{param}")
+
     def caller_api(self, api: str | None) -> str | None:
         """An API the guide's API permissions table gives the caller's permissions for."""
         if not api:

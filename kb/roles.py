@@ -157,16 +157,12 @@ def _rule(conn, name: str) -> Pattern | None:
 def _check_trust_question(checker: Checker, api: str | None, region: str | None, account: str | None) -> None:
     """The API a model names (did you mean), a region and an account as IAM writes them: what
     `kb policy` refuses, refused here too, in the question's language."""
-    conn = checker.conn
     if api:
-        names = [r[0] for r in conn.execute("select name from api order by 1")]
+        names = [r[0] for r in checker.conn.execute("select name from api order by 1")]
         if api not in names:
             dym, near = checker.maybe(api, names)
             checker.add("api", api, "error_unknown_model_api", near, dym=dym)
-    for param, value, rule in (("region", region, "region_pattern"), ("account", account, "account_pattern")):
-        pattern = _rule(conn, rule)
-        if value and pattern and not pattern.match(value):
-            checker.add(param, value, f"error_bad_{param}")
+    checker.region_account(region, account)
 
 
 def _fill(conn, document: dict, region: str | None, account: str | None, notes: list[str], lang: str) -> dict:

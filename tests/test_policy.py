@@ -356,10 +356,13 @@ def test_a_location_no_page_rule_names_is_granted_as_its_api_reference_describes
 
 
 @pytest.mark.parametrize("flags,message", [
-    ({"region": "Europe"}, "--region 'Europe' is not a region name"),
-    ({"account": "4809-1234"}, "--account '4809-1234' is not a 12-digit AWS account ID"),
+    ({"region": "Europe"}, "'Europe' is not a region name"),
+    ({"account": "4809-1234"}, "'4809-1234' is not a 12-digit AWS account ID"),
+    ({"region": "Europe", "account": "4809-1234", "lang": "ja"},
+     "'Europe' はリージョン名 .* '4809-1234' は 12 桁の AWS アカウント ID ではありません"),
 ])
 def test_bad_region_or_account_flags(conn, flags, message):
+    """Said as `kb trust-policy` says it (kb.checks), both at once, in the language asked."""
     with pytest.raises(query.KBError, match=message):
         P.compose(conn, ["CreateDomain"], ["kms_domain"], **flags)
 

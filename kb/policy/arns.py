@@ -37,11 +37,8 @@ class Context:
 
 def context_from(cat: Catalogue, requests: list[Request], region: str | None, account: str | None,
                  key_arns: dict[str, str] | None = None) -> Context:
-    region_rx, account_rx = cat.rule_pattern("region_pattern"), cat.rule_pattern("account_pattern")
-    if region and not region_rx.match(region):
-        raise KBError(f"--region {region!r} is not a region name (like eu-west-1)")
-    if account and not account_rx.match(account):
-        raise KBError(f"--account {account!r} is not a 12-digit AWS account ID")
+    # region and account as checked by plan.check_role (kb.checks.Checker.region_account)
+    region_rx = cat.rule_pattern("region_pattern")
     ctx = Context(region=region, account=account, key_arns=_key_arns(cat, key_arns or {}))
     if region:
         ctx.origin["region"] = "--region"

@@ -33,8 +33,9 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     any case) and no Deny does. Required: what every variant the page documents needs (with a
     request, its scoped variant, and the request's resources); not in excess: what any variant
     needs."""
-    # every unknown API, condition, language at once (APIs a request file shows are checked by plan())
-    lang = check_role(conn, apis, conditions, lang)[0] if apis else query.check_lang(conn, lang)
+    # every unknown API, condition, language, bad region or account at once (APIs a request file shows
+    # are checked by plan())
+    lang = check_role(conn, apis, conditions, lang, region, account)[0]
     cat, w, shapes = Catalogue(conn), Words(conn, lang), Shapes(conn)
     stmts = [s for doc, name in documents for s in parse_role_policy(doc, name)]
     allows = [s for s in stmts if s.effect == "Allow"]

@@ -52,8 +52,9 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
 
     `requests` are (api or None, body, source name) triples; `kms_key_arns` maps a KMS alias to its
     key ARN; `manifests` are (manifest document, name) pairs."""
-    # every unknown API, condition, language at once (APIs a request file shows are checked by plan())
-    lang = check_role(conn, apis, conditions, lang)[0] if apis else query.check_lang(conn, lang)
+    # every unknown API, condition, language, bad region or account at once (APIs a request file shows
+    # are checked by plan())
+    lang = check_role(conn, apis, conditions, lang, region, account)[0]
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
     specs, input_notes, apis = role_requests(conn, cat, shapes, w, apis, requests)
     reqs = bind_requests(conn, shapes, apis, specs, lang)

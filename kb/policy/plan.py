@@ -47,14 +47,18 @@ def option_condition(conn, option: str) -> str | None:
     return row[0] if row else None
 
 
-def check_role(conn, apis: Sequence[str], conditions: Sequence[str], lang: str | None) -> tuple[str, list[str]]:
-    """A role's language, APIs and conditions checked together, as `kb requirements` checks its own:
-    an Invalid naming every one the pages do not know (a condition is known when the pages document
-    it for one of the role's APIs). The language that answers, and the APIs' model spellings."""
+def check_role(conn, apis: Sequence[str], conditions: Sequence[str], lang: str | None,
+               region: str | None = None, account: str | None = None) -> tuple[str, list[str]]:
+    """A role's language, APIs, conditions, region and account checked together, as `kb requirements`
+    checks its own: an Invalid naming every one the pages do not know (a condition is known when the
+    pages document it for one of the role's APIs; with no API named, conditions wait for the APIs a
+    request shows). The language that answers, and the APIs' model spellings."""
     checker = query.Checker(conn, lang)
     found = [checker.context(a) for a in apis]
     names = list(dict.fromkeys(n for n in found if n))
-    checker.conditions(list(conditions), names or None)
+    if apis:
+        checker.conditions(list(conditions), names or None)
+    checker.region_account(region, account)
     return checker.done().lang, names
 
 
