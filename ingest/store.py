@@ -388,9 +388,9 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     db.execute("""create virtual table if not exists section_fts using fts5(
         heading, body, content='section', content_rowid='id', tokenize='trigram')""")
     # Merging segments while the rebuild still writes them is a fifth of its work (7.1 G instructions
-    # against 5.8 G on the guide, callgrind), and the segments it leaves answer searches as fast
-    # (bench/bench_ingest.py's search): during the rebuild FTS5 merges only when a level fills (its
-    # crisis merge); afterwards it merges incrementally again, as by default, when a patch writes.
+    # against 5.8 G on the guide, callgrind); the segments it leaves cost a search under a millisecond
+    # more than one merged segment (bench/bench_ingest.py's search). During the rebuild FTS5 merges
+    # only when a level fills (its crisis merge); afterwards incrementally, as by default, when a patch writes.
     db.execute("insert into section_fts(section_fts, rank) values('automerge', 0)")
     db.execute("insert into section_fts(section_fts) values('rebuild')")
     db.execute(f"insert into section_fts(section_fts, rank) values('automerge', {FTS_AUTOMERGE})")
