@@ -222,6 +222,11 @@ class Checker:
             self._ids[page] = [r["id"] for r in self.current_pages(page, columns="id")]
         return self._ids[page]
 
+    def page_marks(self, page: str | None = None) -> tuple[str, list[int]]:
+        """The question's page ids, and the `?, ?, …` that stands for them in SQL."""
+        ids = self.page_ids(page)
+        return ",".join("?" * len(ids)), ids
+
     # --- APIs and feature contexts ---
 
     def documented(self, page: str | None = None) -> list[str]:
@@ -229,8 +234,7 @@ class Checker:
         (on `page` only, when given): the APIs whose request carries the role, and the feature
         contexts. An API whose request carries no role (CreateTransformJob) is none, even where a page
         about it documents the role it runs with (the model's)."""
-        ids = self.page_ids(page)
-        marks = ",".join("?" * len(ids))
+        marks, ids = self.page_marks(page)
         return [r[0] for r in self.conn.execute(
             f"""select distinct coalesce(r.api_name, c.key) from requirement r join role_context c on c.id = r.context_id
                 where r.page_id in ({marks}) order by 1""", ids)]
@@ -297,8 +301,7 @@ class Checker:
     def context_conditions(self, name: str | None, page: str | None = None) -> list[str]:
         """The condition keys the current pages of the question's language document for a context
         (for any context, when name is None)."""
-        ids = self.page_ids(None if self.bad("page") else page)
-        marks = ",".join("?" * len(ids))
+        marks, ids = self.page_marks(page)  # every page while the page asked is a problem (page_ids)
         sql = (f"""select distinct r.condition_key from requirement r join role_context c on c.id = r.context_id
                    where r.page_id in ({marks}) and r.condition_key is not null""")
         args: list = list(ids)

@@ -97,12 +97,6 @@ def ask(conn, lang: str | None = None, page: str | None = None, page_scope: str 
     return checker, checker.page(page, page_scope)
 
 
-def _where_pages(conn, lang: str, page: str | None) -> tuple[str, list[int]]:
-    checker, page = ask(conn, lang, page)
-    ids = checker.done().page_ids(page)
-    return ",".join("?" * len(ids)), ids
-
-
 def documented(conn, lang: str, page: str | None = None) -> list[str]:
     """The APIs and feature contexts some current page of `lang` documents permissions for."""
     checker, page = ask(conn, lang, page)
@@ -279,7 +273,7 @@ def apis(conn, lang: str | None = None, passrole_only: bool = False, page: str |
     listed among the APIs the role is passed to (iam:PassRole)."""
     checker, page = ask(conn, lang, page)
     lang = checker.done().lang
-    marks, ids = _where_pages(conn, lang, page)
+    marks, ids = checker.page_marks(page)
     has_permissions = set(documented(conn, lang, page))
     out: dict[str, dict] = {}
 
@@ -320,7 +314,7 @@ def scoping(conn, api: str, lang: str | None = None, page: str | None = None) ->
     checker, page = ask(conn, lang, page)
     name = checker.context(api, page)
     lang = checker.done().lang
-    marks, ids = _where_pages(conn, lang, page)
+    marks, ids = checker.page_marks(page)
     rows = conn.execute(
         f"""select r.*, s.anchor, s.heading, p.url as page_url, p.page_key from scoping_rule r
             join section s on s.id = r.section_id join page p on p.id = r.page_id

@@ -9,7 +9,7 @@ import json
 from collections import Counter
 
 from .linear import Pattern, compile_linear
-from .query import Checker, _where_pages, ask, documented, prevailing_language, run_canned, section_url, ui
+from .query import Checker, ask, documented, prevailing_language, run_canned, section_url, ui
 
 
 def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
@@ -19,7 +19,7 @@ def roles(conn, lang: str | None = None, page: str | None = None) -> list[dict]:
     with the model's). Those are never role contexts of their own."""
     checker, page = ask(conn, lang, page)
     lang = checker.done().lang
-    marks, ids = _where_pages(conn, lang, page)
+    marks, ids = checker.page_marks(page)
     out: dict[str, dict] = {}
     for r in conn.execute(
             f"""select c.key, c.api_name, c.role_member, c.feature, p.page_key, r.condition_key, r.subject_api
@@ -93,8 +93,7 @@ def trust_policy(conn, lang: str | None = None, service: str | None = None, api:
     checker, page = ask(conn, lang, page)
     _check_trust_question(checker, api, region, account)
     lang = checker.lang  # the question's, or the prevailing one while a problem stands (said below)
-    ids = checker.page_ids(page)
-    marks = ",".join("?" * len(ids))
+    marks, ids = checker.page_marks(page)
     rows = conn.execute(
         f"""select sn.id, sn.parsed_json, sn.lead_text, sn.snippet_index, sn.line, s.anchor, s.heading,
                    p.url as page_url, p.page_key, p.title as page_title, p.lang,
