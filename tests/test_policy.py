@@ -367,14 +367,17 @@ def test_bad_region_or_account_flags(conn, flags, message):
         P.compose(conn, ["CreateDomain"], ["kms_domain"], **flags)
 
 
-@pytest.mark.parametrize("body,message", [
-    ({"TrainingJobName": "x", "VpcConfg": {}}, "has no member 'VpcConfg' (did you mean 'VpcConfig'?)"),
-    ({"InputDataConfig": {"ChannelName": "train"}}, "InputDataConfig must be a list, not an object"),
-    (["not", "an", "object"], "a request must be a JSON object"),
+@pytest.mark.parametrize("body,lang,message", [
+    ({"TrainingJobName": "x", "VpcConfg": {}}, "en", "has no member 'VpcConfg' (did you mean 'VpcConfig'?)"),
+    ({"InputDataConfig": {"ChannelName": "train"}}, "en", "InputDataConfig must be a list, not an object"),
+    (["not", "an", "object"], "en", "a request must be a JSON object"),
+    ({"TrainingJobName": "x", "VpcConfg": {}, "Foo": 1}, "ja",
+     "r.json: CreateTrainingJob のリクエストにメンバー 'VpcConfg' はありません (もしかして 'VpcConfig'?) ほか 1 件"),
+    ({"InputDataConfig": {"ChannelName": "train"}}, "ja", "InputDataConfig はリストでなければなりません (オブジェクトです)"),
 ])
-def test_bad_requests_are_one_clear_error(conn, body, message):
+def test_bad_requests_are_one_clear_error_in_the_language_asked(conn, body, lang, message):
     with pytest.raises(query.KBError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
-        P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "r.json")])
+        P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "r.json")], lang=lang)
 
 
 def test_condition_fields_exist_in_every_api_that_documents_the_condition(conn):

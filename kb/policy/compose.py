@@ -195,7 +195,8 @@ def role_requests(conn, cat: Catalogue, shapes: Shapes, w: Words, apis: Sequence
     if not found and specs:
         passing = [r[0] for r in conn.execute(
             "select distinct api_name from role_context where role_member is not null order by 1")]
-        found = list(dict.fromkeys(bind_request(shapes, body, source, None, passing).api for _, body, source in specs))
+        found = list(dict.fromkeys(bind_request(shapes, body, source, None, passing, w).api
+                                   for _, body, source in specs))
     if not found:
         raise KBError(w("apis_needed"))
     return specs, notes, found
@@ -206,11 +207,11 @@ def bind_requests(conn, shapes: Shapes, apis, requests, lang) -> list[Request]:
         return []
     names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
     candidates = names + [r["request_api"] for a in names for r in query.scoping(conn, a, lang) if r["request_api"]]
-    out = []
+    out, w = [], Words(conn, lang)
     for api, body, source in requests:
         if api:
             api = query.resolve_api(conn, api, lang) if _documented(conn, api, lang) else api
-        out.append(bind_request(shapes, body, source, api, list(dict.fromkeys(candidates))))
+        out.append(bind_request(shapes, body, source, api, list(dict.fromkeys(candidates)), w))
     return out
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..query import KBError, closest
+from .words import Words
 
 
 @dataclass(frozen=True)
@@ -105,19 +106,21 @@ class Request:
     access: dict[str, str] = field(default_factory=dict)
 
 
-def json_type(value: object) -> str:
-    """What a JSON value is, in the words of JSON (never a Python type name)."""
+def json_type(value: object, w: Words) -> str:
+    """What a JSON value is, in the words of JSON (never a Python type name), in w's language."""
     if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object" if isinstance(value, dict) else "a value"
+        kind = "null"
+    elif isinstance(value, bool):
+        kind = "boolean"
+    elif isinstance(value, (int, float)):
+        kind = "number"
+    elif isinstance(value, str):
+        kind = "string"
+    elif isinstance(value, list):
+        kind = "list"
+    else:
+        kind = "object" if isinstance(value, dict) else "value"
+    return w(f"json_{kind}")
 
 
 def strings_in(node: object, path: str = "") -> Iterator[tuple[str, str]]:
@@ -139,10 +142,11 @@ def bare(path: str) -> str:
 
 
 def _walk(shapes: Shapes, shape: Shape, node, path: str, out: list, unknown: list, source: str,
-          access: dict[str, str]) -> None:
+          access: dict[str, str], w: Words) -> None:
     if shape.type == "structure":
         if not isinstance(node, dict):
-            raise KBError(f"{source}: {path or 'the request'} must be an object, not {json_type(node)}")
+            raise KBError(w("request_not_object", source=source, path=path or w("the_request"),
+                            type=json_type(node, w)))
         for key, value in node.items():
             sub = f"{path}.{key}" if path else key
             if key not in shape.members:
@@ -152,39 +156,41 @@ def _walk(shapes: Shapes, shape: Shape, node, path: str, out: list, unknown: lis
             how = shape.access_of(key, node)
             if how:
                 access[sub] = how
-            _walk(shapes, shapes.child(shape, key), value, sub, out, unknown, source, access)
+            _walk(shapes, shapes.child(shape, key), value, sub, out, unknown, source, access, w)
     elif shape.type == "list" and node is not None and shape.member:
         if not isinstance(node, list):
-            raise KBError(f"{source}: {path} must be a list, not {json_type(node)}")
+            raise KBError(w("request_not_list", source=source, path=path, type=json_type(node, w)))
         for i, item in enumerate(node):
-            _walk(shapes, shapes.get(shape.service, shape.member), item, f"{path}[{i}]", out, unknown, source, access)
+            _walk(shapes, shapes.get(shape.service, shape.member), item, f"{path}[{i}]", out, unknown, source, access,
+                  w)
 
 
-def _try_request(shapes: Shapes, api: str, body: dict, source: str) -> tuple[Request, list]:
+def _try_request(shapes: Shapes, api: str, body: dict, source: str, w: Words) -> tuple[Request, list]:
     members: list = []
     unknown: list = []
     access: dict[str, str] = {}
-    _walk(shapes, shapes.input(api), body, "", members, unknown, source, access)
+    _walk(shapes, shapes.input(api), body, "", members, unknown, source, access, w)
     return Request(api, body, source, members, access), unknown
 
 
-def bind_request(shapes: Shapes, body: object, source: str, api: str | None, candidates: list[str]) -> Request:
+def bind_request(shapes: Shapes, body: object, source: str, api: str | None, candidates: list[str],
+                 w: Words) -> Request:
     """A request body checked against its API's request model. Without an explicit API, the
-    one candidate whose model accepts every member is taken."""
+    one candidate whose model accepts every member is taken. Refusals are in w's language."""
     if not isinstance(body, dict):
-        raise KBError(f"{source}: a request must be a JSON object of request members, not {json_type(body)}")
+        raise KBError(w("request_not_members", source=source, type=json_type(body, w)))
     if api:
-        req, unknown = _try_request(shapes, api, body, source)
+        req, unknown = _try_request(shapes, api, body, source, w)
         if unknown:
             path, members = unknown[0]
             near = closest(path.rsplit(".", 1)[-1], members)
-            hint = f" (did you mean {near!r}?)" if near else ""
-            more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
-            raise KBError(f"{source}: {api}'s request has no member {bare(path)!r}{hint}{more}")
+            raise KBError(w("request_no_member", source=source, api=api, member=bare(path),
+                            hint=w("member_did_you_mean", name=near) if near else "",
+                            more=w("and_more", count=len(unknown) - 1) if len(unknown) > 1 else ""))
         return req
     fits, nearest = [], []
     for cand in dict.fromkeys(candidates):
-        req, unknown = _try_request(shapes, cand, body, source)
+        req, unknown = _try_request(shapes, cand, body, source, w)
         nearest.append((len(unknown), cand))
         if not unknown:
             required = shapes.input(cand).required_members
@@ -195,10 +201,9 @@ def bind_request(shapes: Shapes, body: object, source: str, api: str | None, can
     if not complete:
         best = min(nearest)[1]
         try:
-            return bind_request(shapes, body, source, best, candidates)
+            return bind_request(shapes, body, source, best, candidates, w)
         except KBError as exc:
             if len(nearest) == 1:
                 raise
-            raise KBError(f"{exc} — or, if it is not a {best} request, name its API: --request API={source}") from None
-    raise KBError(f"{source}: could be a request of {', '.join(r.api for r in complete)}; "
-                  f"name its API: --request API={source}")
+            raise KBError(w("request_or_name_api", refused=str(exc), api=best, source=source)) from None
+    raise KBError(w("request_ambiguous", source=source, apis=", ".join(r.api for r in complete)))
