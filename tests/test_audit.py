@@ -165,6 +165,18 @@ def test_malformed_policies_are_refused(conn, policy, message):
     assert str(err.value).startswith("p.json") and message in str(err.value)
 
 
+@pytest.mark.parametrize("policy,message", [
+    ({"Statement": [{"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"}]},
+     "p.json: Statement[0]: Effect は \"Allow\" か \"Deny\" でなければなりません ('Permit'です)"),
+    ({"Statement": [{"Effect": "Allow", "Resource": "*"}]},
+     "p.json: Statement[0] には Action と NotAction のどちらか一方だけが必要です"),
+])
+def test_malformed_policies_are_refused_in_the_language_asked(conn, policy, message):
+    with pytest.raises(query.KBError) as err:
+        P.audit(conn, [(policy, "p.json")], ["CreateModel"], lang="ja")
+    assert str(err.value) == message
+
+
 def kb(db, *args):
     return subprocess.run([sys.executable, "-m", "kb", "--db", str(db), *args], capture_output=True, text=True)
 

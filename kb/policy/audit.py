@@ -37,7 +37,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     # are checked by plan())
     lang = check_role(conn, apis, conditions, lang, region, account)[0]
     cat, w, shapes = Catalogue(conn), Words(conn, lang), Shapes(conn)
-    stmts = [s for doc, name in documents for s in parse_role_policy(doc, name)]
+    stmts = [s for doc, name in documents for s in parse_role_policy(doc, name, w)]
     allows = [s for s in stmts if s.effect == "Allow"]
     denies = [s for s in stmts if s.effect == "Deny"]
     requests, _, apis = role_requests(conn, cat, shapes, w, apis, requests)  # as kb policy reads them

@@ -9,6 +9,7 @@ from pathlib import PurePath
 
 from ..query import KBError
 from .documents import parse_document
+from .words import Words
 
 
 def _wildcards(pattern: str, one: str) -> str:
@@ -107,9 +108,9 @@ class RoleStatement:
         return f"{self.label} ({self.effect} {what} on {where}{' with a Condition' if self.condition else ''})"
 
 
-def parse_role_policy(doc, name: str) -> list[RoleStatement]:
+def parse_role_policy(doc, name: str, w: Words) -> list[RoleStatement]:
     """Statements of an identity policy (a bare document, or the output of `aws iam
-    get-role-policy` / `get-policy-version`); a malformed one is one KBError line."""
+    get-role-policy` / `get-policy-version`); a malformed one is one KBError line, in w's language."""
     if isinstance(doc, dict) and "PolicyDocument" in doc:
         doc = doc["PolicyDocument"]
     elif isinstance(doc, dict) and "PolicyVersion" in doc:
@@ -119,48 +120,47 @@ def parse_role_policy(doc, name: str) -> list[RoleStatement]:
 
         doc = parse_document(unquote(doc), name, "policy")
     if not isinstance(doc, dict) or "Statement" not in doc:
-        raise KBError(f"{name}: not an IAM policy document (a JSON object with \"Statement\")")
+        raise KBError(w("doc_not_policy", name=name))
     version = doc.get("Version")
     if version not in (None, "2012-10-17", "2008-10-17"):
-        raise KBError(f"{name}: Version {version!r} is not an IAM policy language version (2012-10-17)")
+        raise KBError(w("doc_bad_version", name=name, version=repr(version)))
     raw = doc["Statement"]
     raw = [raw] if isinstance(raw, dict) else raw
     if not isinstance(raw, list) or not raw:
-        raise KBError(f"{name}: Statement must be an object or a non-empty list of objects")
+        raise KBError(w("doc_bad_statement", name=name))
     out = []
     for i, st in enumerate(raw):
         where = f"{name}: Statement[{i}]"
         if not isinstance(st, dict):
-            raise KBError(f"{where} is not an object")
+            raise KBError(w("doc_statement_not_object", where=where))
         label = f"{PurePath(name).name}#{st.get('Sid') or i}"
         effect = st.get("Effect")
         if effect not in ("Allow", "Deny"):
-            raise KBError(f"{where}: Effect must be \"Allow\" or \"Deny\", not {effect!r}")
+            raise KBError(w("doc_bad_effect", where=where, effect=repr(effect)))
         if "Principal" in st or "NotPrincipal" in st:
-            raise KBError(f"{where} has a Principal: that is a resource policy (trust or key policy), "
-                          f"not a role's permissions policy")
-        acts = _strings(st, "Action", where)
-        not_acts = _strings(st, "NotAction", where)
+            raise KBError(w("doc_has_principal", where=where))
+        acts = _strings(st, "Action", where, w)
+        not_acts = _strings(st, "NotAction", where, w)
         if (acts is None) == (not_acts is None):
-            raise KBError(f"{where} must have exactly one of Action and NotAction")
+            raise KBError(w("doc_one_of", where=where, a="Action", b="NotAction"))
         for a in acts or not_acts or []:
             if a != "*" and not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+", a):
-                raise KBError(f"{where}: {a!r} is not an action (service:Name, * and ? allowed)")
-        res, not_res = _strings(st, "Resource", where), _strings(st, "NotResource", where)
+                raise KBError(w("doc_not_action", where=where, action=repr(a)))
+        res, not_res = _strings(st, "Resource", where, w), _strings(st, "NotResource", where, w)
         if (res is None) == (not_res is None):
-            raise KBError(f"{where} must have exactly one of Resource and NotResource")
+            raise KBError(w("doc_one_of", where=where, a="Resource", b="NotResource"))
         cond = st.get("Condition")
         if cond is not None and not isinstance(cond, dict):
-            raise KBError(f"{where}: Condition must be an object")
+            raise KBError(w("doc_bad_condition", where=where))
         out.append(RoleStatement(label, effect, acts, not_acts, res, not_res, cond or None))
     return out
 
 
-def _strings(st: dict, key: str, where: str) -> list[str] | None:
+def _strings(st: dict, key: str, where: str, w: Words) -> list[str] | None:
     if key not in st:
         return None
     value = st[key]
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise KBError(f"{where}: {key} must be a string or a non-empty list of strings")
+        raise KBError(w("doc_bad_strings", where=where, member=key))
     return value
