@@ -380,6 +380,11 @@ def test_bad_requests_are_one_clear_error_in_the_language_asked(conn, body, lang
         P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "r.json")], lang=lang)
 
 
+def test_a_bad_kms_key_arn_is_refused_in_the_language_asked(conn):
+    with pytest.raises(query.KBError, match="'arn:bad' は KMS キーの ARN .* ではありません"):
+        P.compose(conn, ["CreateTrainingJob"], lang="ja", kms_key_arns={"alias/x": "arn:bad"})
+
+
 def test_condition_fields_exist_in_every_api_that_documents_the_condition(conn):
     """The lexicon's request_fields, as stored in the KB, must each reach a real request member
     of every API whose section documents the condition (botocore's shapes)."""

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from ..query import KBError
 from .catalogue import Catalogue
 from .request import Request, bare
+from .words import Words
 
 PLACEHOLDER = {"Region": "{{region}}", "Account": "{{account-id}}"}  # our notation for a value not known
 UNKNOWN_IN_REQUEST = "*"  # what an ARN a request scopes carries for a region or account it does not show
@@ -35,11 +36,11 @@ class Context:
         return value or PLACEHOLDER[var]
 
 
-def context_from(cat: Catalogue, requests: list[Request], region: str | None, account: str | None,
+def context_from(cat: Catalogue, requests: list[Request], region: str | None, account: str | None, w: Words,
                  key_arns: dict[str, str] | None = None) -> Context:
     # region and account as checked by plan.check_role (kb.checks.Checker.region_account)
     region_rx = cat.rule_pattern("region_pattern")
-    ctx = Context(region=region, account=account, key_arns=_key_arns(cat, key_arns or {}))
+    ctx = Context(region=region, account=account, key_arns=_key_arns(cat, key_arns or {}, w))
     if region:
         ctx.origin["region"] = "--region"
         ctx.partition = partition_of(cat, region)
@@ -69,15 +70,15 @@ def context_from(cat: Catalogue, requests: list[Request], region: str | None, ac
     return ctx
 
 
-def _key_arns(cat: Catalogue, given: dict[str, str]) -> dict[str, str]:
+def _key_arns(cat: Catalogue, given: dict[str, str], w: Words) -> dict[str, str]:
     """--kms-key-arn ALIAS=ARN pairs, checked: an alias (alias/name) and a key's ARN (…:key/id)."""
     out = {}
     for alias, arn in given.items():
         if not alias.startswith("alias/") or not cat.rule_pattern("bare_name_pattern").match(alias[6:].replace("/", "_")):
-            raise KBError(f"--kms-key-arn {alias}={arn}: {alias!r} is not a KMS alias (alias/name)")
+            raise KBError(w("not_kms_alias", alias=alias, arn=arn))
         parts = arn.split(":", 5)
         if len(parts) < 6 or parts[0] != "arn" or parts[2] != "kms" or not parts[5].startswith("key/"):
-            raise KBError(f"--kms-key-arn {alias}={arn}: {arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+            raise KBError(w("not_kms_key_arn", alias=alias, arn=arn))
         out[alias] = arn
     return out
 

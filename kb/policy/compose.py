@@ -59,7 +59,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     specs, input_notes, apis = role_requests(conn, cat, shapes, w, apis, requests)
     reqs = bind_requests(conn, shapes, apis, specs, lang)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
-    ctx = context_from(cat, reqs, region, account, kms_key_arns or {})
+    ctx = context_from(cat, reqs, region, account, w, kms_key_arns or {})
     notes = input_notes + list(p.notes)
     if reqs:
         scoped = True
@@ -93,7 +93,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     narrowed = _narrow_to_request(groups) if reqs else []
     statements, explain = _statements(groups, p)
     if not statements:
-        raise KBError("; ".join(dict.fromkeys(notes)) or f"the page documents no permissions for {', '.join(p.apis)}")
+        raise KBError("; ".join(dict.fromkeys(notes)) or w("no_permissions", apis=", ".join(p.apis)))
     if narrowed:
         notes.append(w("narrowed", actions=_names(narrowed, w)))
     notes += _leftover_notes(cat, statements, explain, bool(reqs), w)

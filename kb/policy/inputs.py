@@ -22,7 +22,7 @@ def expand(conn, cat: Catalogue, specs: list[Spec], w: Words) -> tuple[list[Spec
     for api, body, source in specs:
         trail, pipe = shapes.get("cloudtrail"), shapes.get("pipeline")
         if trail and isinstance(body, dict) and (trail["records"] in body or trail["parameters"] in body):
-            out += _events(trail, body, source, verbs)
+            out += _events(trail, body, source, verbs, w)
         elif pipe and isinstance(body, dict) and isinstance(body.get(pipe["steps"]), list):
             params = _parameters(pipe, body)
             refs: list[tuple[str, str, str]] = []
@@ -35,10 +35,10 @@ def expand(conn, cat: Catalogue, specs: list[Spec], w: Words) -> tuple[list[Spec
     return out, notes
 
 
-def _events(trail: dict, body: dict, source: str, verbs: tuple[str, ...]) -> list[Spec]:
+def _events(trail: dict, body: dict, source: str, verbs: tuple[str, ...], w: Words) -> list[Spec]:
     events = body.get(trail["records"], [body])
     if not isinstance(events, list):
-        raise KBError(f"{source}: {trail['records']} must be a list of events")
+        raise KBError(w("trail_not_list", source=source, records=trail["records"]))
     out: list[Spec] = []
     for i, event in enumerate(events):
         name = event.get(trail["name"]) if isinstance(event, dict) else None
@@ -48,7 +48,7 @@ def _events(trail: dict, body: dict, source: str, verbs: tuple[str, ...]) -> lis
                 params = _first_upper(params)
             out.append((name, params, f"{source}: event {i + 1} ({name})"))
     if not out:
-        raise KBError(f"{source}: no event creates anything (an {trail['name']} starting with {', '.join(verbs)})")
+        raise KBError(w("trail_no_event", source=source, name=trail["name"], verbs=", ".join(verbs)))
     return out
 
 

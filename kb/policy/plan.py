@@ -67,22 +67,21 @@ def plan(conn, apis: list[str], conditions: list[str], lang: str, requests: list
     lang, names = check_role(conn, apis, conditions, lang)
     w = Words(conn, lang)
     if not names:
-        raise KBError("name at least one API")
+        raise KBError(w("name_an_api"))
     documented = {a: {c["key"]: c for c in query.conditions(conn, a, lang)} for a in names}
     notes: list[str] = []
     chosen: dict[str, dict[str, str]] = {a: {} for a in names}
     origins: dict[str, dict[str, dict]] = {a: {} for a in names}
     key_condition = option_condition(conn, INPUT_KEY_OPTION)
     if input_kms_keys and key_condition is None:
-        raise KBError(f"--{INPUT_KEY_OPTION} stands for no condition this KB knows")
+        raise KBError(w("option_no_condition", option=INPUT_KEY_OPTION))
     wanted = list(dict.fromkeys(list(conditions) + ([key_condition] if input_kms_keys and key_condition else [])))
     for cond in wanted:
         takers = [a for a in names if cond in documented[a]]
         if not takers:
             valid = sorted({k for a in names for k in documented[a]})
-            raise KBError(f"no {lang} page documents for {', '.join(names)} "
-                          f"the condition {cond!r}; "
-                          f"valid keys: {', '.join(valid) or '(none)'}")
+            raise KBError(w("unknown_condition", lang=lang, apis=", ".join(names), condition=cond,
+                            valid=", ".join(valid) or w("none")))
         for a in names:
             if a in takers:
                 chosen[a][cond] = "--condition" if cond in conditions else f"--{INPUT_KEY_OPTION}"
