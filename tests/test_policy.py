@@ -381,7 +381,7 @@ def test_bad_requests_are_one_clear_error_in_the_language_asked(conn, body, lang
 
 
 def test_a_bad_kms_key_arn_is_refused_in_the_language_asked(conn):
-    with pytest.raises(query.KBError, match="'arn:bad' は KMS キーの ARN .* ではありません"):
+    with pytest.raises(query.KBError, match=r"'arn:bad' は KMS キーの ARN .* ではありません"):
         P.compose(conn, ["CreateTrainingJob"], lang="ja", kms_key_arns={"alias/x": "arn:bad"})
 
 
