@@ -59,19 +59,20 @@ class ApiModel:
         return digest
 
     @property
-    def services(self) -> list[str]:
-        return self._digest["services"]
-
-    @property
     def operations(self) -> dict[str, str]:
         """Operation name → service; the family's main service wins a name both define."""
         return self._digest["operations"]
 
+    def _input_name(self, operation: str) -> str | None:
+        """The name of an operation's request shape; None for an operation of another family or
+        without a request."""
+        return self._digest["inputs"].get(operation) if operation in self.operations else None
+
     def _input(self, operation: str) -> tuple[str, dict] | None:
         """(service, the request shape) of an operation of this family."""
+        name = self._input_name(operation)
         service = self.operations.get(operation)
-        name = self._digest["inputs"].get(operation) if service else None
-        return (service, self._digest["shapes"][service][name]) if name and service else None
+        return (service, self._shape(service, name)) if name and service else None
 
     def _shape(self, service: str, name: str) -> dict:
         return self._digest["shapes"][service][name]
@@ -138,8 +139,7 @@ class ApiModel:
 
     def input_shapes(self, operations: list[str]) -> dict[str, str]:
         """operation → the name of its request shape, for the operations of this family."""
-        return {op: self._digest["inputs"][op] for op in operations
-                if op in self.operations and self._digest["inputs"].get(op)}
+        return {op: name for op in operations if (name := self._input_name(op))}
 
     def shape_rows(self, operations: list[str]) -> list[dict]:
         """Every shape reachable from the requests of `operations`, one row each (the KB's
@@ -170,8 +170,9 @@ class ApiModel:
                 visit(service, shape["value"])
 
         for op in operations:
-            if op in self.operations and self._digest["inputs"].get(op):
-                visit(self.operations[op], self._digest["inputs"][op])
+            name = self._input_name(op)
+            if name:
+                visit(self.operations[op], name)
         return list(rows.values())
 
     def role_members(self, operation: str, suffix: str, max_depth: int = 4) -> list[str]:
@@ -282,11 +283,11 @@ class ApiModel:
         return fixed
 
 
-_DIGEST_KEYS = {"services", "operations", "inputs", "shapes"}
+_DIGEST_KEYS = {"operations", "inputs", "shapes"}
 
 
 def _digest_of(family: str) -> dict:
-    """The family's services, operations and every shape their requests reach, from botocore's
+    """The family's operations and every shape their requests reach, from botocore's
     service models as its loader returns them. A member's documentation is its reference's, else
     its shape's (botocore merges a reference's traits over the shape it names)."""
     import botocore.loaders  # here: only a build that reads names pays for it
@@ -332,7 +333,7 @@ def _digest_of(family: str) -> dict:
         inputs[op] = ref["shape"] if ref else None
         if ref:
             visit(service, ref["shape"])
-    return {"services": services, "operations": operations, "inputs": inputs, "shapes": shapes}
+    return {"operations": operations, "inputs": inputs, "shapes": shapes}
 
 
 _TAG = re.compile(r"<[^>]*>")

@@ -17,8 +17,12 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .kinds import CHANGE_KINDS, FINDING_KINDS
+
+if TYPE_CHECKING:
+    from .linear import Pattern
 
 
 class KBError(RuntimeError):
@@ -109,6 +113,17 @@ class Invalid(KBError):
         """What a JSON door answers (Datasette's own error shape, with the problems one by one)."""
         return {"ok": False, "error": str(self), "status": 400, "title": None,
                 "problems": [p.to_json() for p in self.problems]}
+
+
+def notation_rule(conn, name: str) -> Pattern | None:
+    """A notation rule of ingest/facts/iam.toml as the KB stores it (region_pattern, account_pattern),
+    compiled linear; None in a KB without it."""
+    import json
+
+    from .linear import compile_linear  # here: RE2 is imported only by a question that needs a rule
+
+    row = conn.execute("select value_json from iam_rule where name = ?", [name]).fetchone()
+    return compile_linear(json.loads(row[0]), capture=False, where=name) if row else None
 
 
 def check_date(value: str) -> bool:
@@ -393,15 +408,9 @@ class Checker:
     def region_account(self, region: str | None, account: str | None) -> None:
         """A region and an account as IAM writes them (the notation rules of ingest/facts/iam.toml,
         stored with the KB): what `kb policy` and `kb trust-policy` refuse alike."""
-        import json
-
-        from .linear import compile_linear  # here: RE2 is imported only by a question that names one
-
         for param, value, rule in (("region", region, "region_pattern"), ("account", account, "account_pattern")):
-            if not value:
-                continue
-            row = self.conn.execute("select value_json from iam_rule where name = ?", [rule]).fetchone()
-            if row and not compile_linear(json.loads(row[0]), capture=False, where=rule).match(value):
+            pattern = notation_rule(self.conn, rule) if value else None
+            if value and pattern and not pattern.match(value):
                 self.add(param, value, f"error_bad_{param}")
 
     def caller_api(self, api: str | None) -> str | None:

@@ -8,7 +8,7 @@ import copy
 import json
 from collections import Counter
 
-from .linear import Pattern, compile_linear
+from .checks import notation_rule
 from .query import Checker, ask, documented, prevailing_language, run_canned, section_url, ui
 
 
@@ -147,12 +147,6 @@ def _language_name(conn, lang: str) -> str:
     return row[0] if row else lang
 
 
-def _rule(conn, name: str) -> Pattern | None:
-    """A notation rule of ingest/facts/iam.toml (region_pattern, account_pattern), compiled linear."""
-    row = conn.execute("select value_json from iam_rule where name = ?", [name]).fetchone()
-    return compile_linear(json.loads(row[0]), capture=False, where=name) if row else None
-
-
 def _check_trust_question(checker: Checker, api: str | None, region: str | None, account: str | None) -> None:
     """The API a model names (did you mean), a region and an account as IAM writes them: what
     `kb policy` refuses, refused here too, in the question's language."""
@@ -169,7 +163,7 @@ def _fill(conn, document: dict, region: str | None, account: str | None, notes: 
     examples (the example accounts are the IAM notation rules' own list)."""
     examples = set(json.loads((conn.execute("select value_json from iam_rule where name = 'example_accounts'")
                                .fetchone() or ["[]"])[0]))
-    region_rx = _rule(conn, "region_pattern")
+    region_rx = notation_rule(conn, "region_pattern")
     out = copy.deepcopy(document)
     statements = out["Statement"] if isinstance(out.get("Statement"), list) else [out.get("Statement")]
     touched = False

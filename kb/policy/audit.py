@@ -41,7 +41,7 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     allows = [s for s in stmts if s.effect == "Allow"]
     denies = [s for s in stmts if s.effect == "Deny"]
     requests, _, apis = role_requests(conn, cat, shapes, w, apis, requests)  # as kb policy reads them
-    reqs = bind_requests(conn, shapes, apis, requests, lang)
+    reqs = bind_requests(conn, shapes, apis, requests, lang, w)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     need = _needs(conn, p, lang, scoped_only=bool(reqs))
     missing: list[dict] = []

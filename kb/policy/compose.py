@@ -57,7 +57,7 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     lang = check_role(conn, apis, conditions, lang, region, account)[0]
     cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
     specs, input_notes, apis = role_requests(conn, cat, shapes, w, apis, requests)
-    reqs = bind_requests(conn, shapes, apis, specs, lang)
+    reqs = bind_requests(conn, shapes, apis, specs, lang, w)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))
     ctx = context_from(cat, reqs, region, account, w, kms_key_arns or {})
     notes = input_notes + list(p.notes)
@@ -202,12 +202,12 @@ def role_requests(conn, cat: Catalogue, shapes: Shapes, w: Words, apis: Sequence
     return specs, notes, found
 
 
-def bind_requests(conn, shapes: Shapes, apis, requests, lang) -> list[Request]:
+def bind_requests(conn, shapes: Shapes, apis, requests, lang, w: Words) -> list[Request]:
     if not requests:
         return []
     names = list(dict.fromkeys(query.resolve_api(conn, a, lang) for a in apis))
     candidates = names + [r["request_api"] for a in names for r in query.scoping(conn, a, lang) if r["request_api"]]
-    out, w = [], Words(conn, lang)
+    out = []
     for api, body, source in requests:
         if api:
             api = query.resolve_api(conn, api, lang) if _documented(conn, api, lang) else api
