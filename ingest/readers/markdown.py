@@ -156,10 +156,10 @@ def _significant(children: list[Child]) -> list[int]:
     return [i for i, (type_, content, _) in enumerate(children) if not (type_ == "text" and not content.strip())]
 
 
-def _all_bold(children: list[Child]) -> bool:
+def _all_bold(significant: list[Child]) -> bool:
+    """These (significant) children have text, and all of it in bold."""
     depth, seen = 0, False
-    for i in _significant(children):
-        type_ = children[i][0]
+    for type_, _, _ in significant:
         if type_ in ("strong_open", "strong_close"):
             depth += 1 if type_ == "strong_open" else -1
         elif type_ in ("text", "code_inline"):
@@ -257,7 +257,8 @@ class _Walker:
         open_, inline = self.toks[i], self.toks[i + 1]
         children = inline.children or []
         line = _line(open_, 1)
-        sig = [children[i] for i in _significant(children)]
+        where = _significant(children)
+        sig = [children[i] for i in where]
         if sig and sig[0][0] == "html_inline":
             self.take_next_line_anchor(open_, inline.content)
         nxt = i + 3  # paragraph_open, inline, paragraph_close
@@ -273,7 +274,7 @@ class _Walker:
         label = self.note_label(sig)
         if label is not None:
             # The body is everything after the line break that ends the label line.
-            body = children[_significant(children)[3] + 1:] if len(sig) > 3 else []
+            body = children[where[3] + 1:] if len(sig) > 3 else []
             text, codes, links = _inline(body)
             if not text and self.is_paragraph(nxt):  # body printed as its own paragraph
                 text, codes, links = _inline(self.toks[nxt + 1].children or [])
@@ -287,7 +288,7 @@ class _Walker:
         # A bold-only line is a procedure title when an ordered list follows; otherwise
         # (e.g. "**Topics**" over a bullet list) it is prose. No wording is consulted: the
         # reader serves every language.
-        if _all_bold(children) and self.tok_type(nxt) == "ordered_list_open":
+        if _all_bold(sig) and self.tok_type(nxt) == "ordered_list_open":
             kind = PROCEDURE
         self.emit(Block(kind, text, line, codes, links))
         return nxt
