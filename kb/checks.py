@@ -40,8 +40,12 @@ def closest(name: str, names: Iterable[str]) -> str | None:
     near = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
     if near:
         return by_lower[near[0]]
-    # two neighbouring letters swapped (vcp for vpc): a short name's likeliest slip, below difflib's cutoff
+    # two neighbouring letters swapped (vcp for vpc): a short name's likeliest slip, below difflib's cutoff.
+    # A swap keeps the length: only a name as long as some candidate is tried (each of its swaps is a
+    # copy of it, so a long name would cost its length squared).
     low = name.lower()
+    if len(low) not in {len(k) for k in by_lower}:
+        return None
     swapped = {low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)}
     return next((by_lower[s] for s in sorted(swapped) if s in by_lower), None)
 

@@ -125,3 +125,11 @@ def test_the_policy_options_and_feed_refuse_the_same_way(client):
     assert feed.status_code == 400
     assert [p["param"] for p in feed.json()["problems"]] == ["lang", "api"]
     assert json.dumps(feed.json(), ensure_ascii=False).count("did you mean CreateModel?") == 2  # error and problem
+
+
+def test_a_huge_name_is_refused_without_a_suggestion_and_a_slip_still_gets_one():
+    """The did-you-mean of every refusal: a swap of two letters is tried only for a name as long as
+    some candidate (a 100,000-character name made 100,000 copies of itself)."""
+    assert query.closest("vcp", ["vpc", "kms"]) == "vpc"
+    assert query.closest("CreateModle", ["CreateModel", "CreateDomain"]) == "CreateModel"
+    assert query.closest("Create" * 20000, ["CreateModel", "CreateDomain"]) is None
