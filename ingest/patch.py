@@ -28,7 +28,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,24 +109,25 @@ class Plan:
     context_pages: list[int] = field(default_factory=list)  # every page naming one of them
 
 
-def plan(previous: Path, sources: list[Source], texts: list[str], shas: list[str], key: str) -> Plan | None:
+def plan(previous: Path, sources: list[Source], text: Callable[[int], str], shas: list[str], key: str) -> Plan | None:
     """A patch of the KB at `previous` for these sources, or None when a whole build is due (no KB
-    there, another one, or one SQLite cannot read through)."""
+    there, another one, or one SQLite cannot read through). `text(i)`: source i's text, read only
+    where its format must be guessed from it."""
     if not vouched(previous):
         return None
     conn = open_kb_readonly(previous)
     if conn is None:
         return None
     try:
-        return _plan(conn, Path(previous), sources, texts, shas, key)
+        return _plan(conn, Path(previous), sources, text, shas, key)
     except sqlite3.DatabaseError:  # older than inputs_key, or damaged: a whole build replaces it
         return None
     finally:
         conn.close()
 
 
-def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts: list[str], shas: list[str],
-          key: str) -> Plan | None:
+def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], text: Callable[[int], str],
+          shas: list[str], key: str) -> Plan | None:
     built = conn.execute("select inputs_key from build").fetchall()
     if [r[0] for r in built] != [key]:
         return None
@@ -136,13 +137,13 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], texts
     if len(old) != len(sources):
         return None
     changed = []
-    for i, (source, text, sha, page) in enumerate(zip(sources, texts, shas, old)):
+    for i, (source, sha, page) in enumerate(zip(sources, shas, old)):
         if (page.lang != source.lang or bool(page.is_current) != source.is_current
                 or (source.key and source.key != page.page_key)
                 or (source.revision and source.revision != page.revision)):
             return None  # another list of pages
         if (page.sha != sha or page.source != source.location
-                or page.format != (source.format or guess_format(source.location, text))
+                or page.format != (source.format or guess_format(source.location, text(i)))
                 or page.url != (source.url or source.location) or not source.key):
             changed.append(i)  # read again (a page without a declared key: its key is made again)
     if len(changed) > PATCH_UP_TO * len(sources):

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -436,9 +437,13 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
     tmp_path.unlink()
     try:
         build(tmp_path)
-        sanity_check(tmp_path, expected_pages, patched=patched)
-        with open(tmp_path, "rb") as f:
-            os.fsync(f.fileno())
+        # The file goes to the disk while it is checked: both wait on something else than Python
+        # (the disk, SQLite), and a file that fails its check is deleted, synced or not.
+        synced = _SyncInBackground(tmp_path)
+        try:
+            sanity_check(tmp_path, expected_pages, patched=patched)
+        finally:
+            synced.wait()
         if target.is_file():  # the new file as readable as the one it replaces, no more, no less
             os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp_path, target)
@@ -446,6 +451,27 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
         for leftover in (tmp_path, Path(str(tmp_path) + "-journal")):
             if leftover.exists():
                 leftover.unlink()
+
+
+class _SyncInBackground:
+    """fsync(path) in a thread; `wait()` returns when it is done and raises what it raised."""
+
+    def __init__(self, path: Path) -> None:
+        self.error: OSError | None = None
+        self.thread = threading.Thread(target=self._sync, args=(path,), daemon=True)
+        self.thread.start()
+
+    def _sync(self, path: Path) -> None:
+        try:
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        except OSError as exc:
+            self.error = exc
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def sha256_text(text: str) -> str:
