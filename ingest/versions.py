@@ -82,14 +82,15 @@ def stamp_versions(conn: sqlite3.Connection) -> None:
         else:
             how, label = "revision", revision or f"{rev_date}_{sha[:7]}"
         by_page.setdefault((key, lang), []).append((bool(current), rev_date or "", label, pid, how, sha))
+    rows = []
     for (key, lang), items in by_page.items():
         # Revisions by date, the current page last whatever its date says.
         items.sort(key=lambda i: (i[0], i[1], i[2]))
-        conn.executemany(
-            """insert into page_version (page_id, page_key, lang, ord, label, version_date, date_source,
-                                         is_current, content_sha256) values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [(pid, key, lang, n, label, date, how, current, sha)
-             for n, (current, date, label, pid, how, sha) in enumerate(items)])
+        rows += [(pid, key, lang, n, label, date, how, current, sha)
+                 for n, (current, date, label, pid, how, sha) in enumerate(items)]
+    conn.executemany(
+        """insert into page_version (page_id, page_key, lang, ord, label, version_date, date_source,
+                                     is_current, content_sha256) values (?, ?, ?, ?, ?, ?, ?, ?, ?)""", rows)
 
 
 def _current_date(conn, page_id, key, lang, sha, source, built_at, declared, was_fetched) -> tuple[str, str]:

@@ -278,6 +278,29 @@ def test_a_patch_that_fails_inside_the_copy_gives_way_to_a_whole_build(kb, tmp_p
     assert not list(tmp_path.glob("kb.db.*.tmp"))
 
 
+def test_a_patch_that_leaves_a_row_pointing_nowhere_gives_way_to_a_whole_build(kb, tmp_path, monkeypatch):
+    """A patched copy whose rows point nowhere (here a section of the changed page, at a page never
+    written) fails its check: the build starts again from the sources."""
+    sources, db = kb
+    index = patch._index_sections
+
+    def orphan(conn, page_ids):
+        conn.execute("update section set page_id = (select max(id) + 1000 from page) "
+                     "where id = (select max(id) from section)")
+        index(conn, page_ids)
+
+    monkeypatch.setattr(patch, "_index_sections", orphan)
+    edited = _edited(sources, tmp_path, {"ei-setup.md": lambda t: t + NEW_SECTION})
+    assert build(edited, db).patched is None
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("pragma foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+    assert _fts_ok(db, "zyxwvut")
+    assert not list(tmp_path.glob("kb.db.*.tmp"))
+
+
 def _keyless(sources: list[Source], lang: str, url: str) -> list[Source]:
     """The sources with the current roles page of `lang` listed without a key, at `url`: its key is
     made from the URL's file name."""

@@ -8,8 +8,11 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest import cache, source_texts
 from ingest.source_texts import SourceTexts
@@ -84,3 +87,9 @@ def test_without_the_cache_every_file_is_read_and_nothing_recorded(tmp_path, own
 def test_a_missing_file_is_a_source_error(tmp_path, own_cache):
     with pytest.raises(SourceError, match="cannot read"):
         SourceTexts([Source(str(tmp_path / "gone.md"), "en", "md")])
+
+
+@given(st.text(alphabet=st.sampled_from("hHtTpPsS:/\t\r\n \x00\x1fx.\\"), max_size=12) | st.text(max_size=12))
+def test_is_url_agrees_with_urlparse(location):
+    # Source.is_url reads only the scheme; a build asks it of every page many times
+    assert Source(location, "en").is_url == (urlparse(location).scheme in ("http", "https"))
