@@ -17,6 +17,7 @@ from pathlib import Path
 
 # A CamelCase boundary: where a run of concatenated operation names may be cut.
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+FUZZY_CUTOFF = 0.93  # difflib's similarity for a misspelt operation name (CreateFlowDefiniton)
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,11 @@ class ApiModel:
         return shape
 
     @cached_property
-    def _by_length(self) -> dict[int, list[str]]:
-        table: dict[int, list[str]] = {}
+    def _by_length(self) -> dict[int, list[tuple[str, frozenset[str]]]]:
+        """Operation names by length, each with its set of letters (for _match's first cut)."""
+        table: dict[int, list[tuple[str, frozenset[str]]]] = {}
         for name in self.operations:
-            table.setdefault(len(name), []).append(name)
+            table.setdefault(len(name), []).append((name, frozenset(name)))
         return table
 
     def match(self, token: str) -> ApiMatch | None:
@@ -105,8 +107,14 @@ class ApiModel:
             return ApiMatch(token, token, self.operations[token])
         if len(token) < 10 or len(_BOUNDARY.split(token)) < 2:
             return None  # short or single words would match too much
-        candidates = [n for d in (-2, -1, 0, 1, 2) for n in self._by_length.get(len(token) + d, [])]
-        close = difflib.get_close_matches(token, candidates, n=1, cutoff=0.93)
+        # First cut, exact: a name whose letters differ from the token's in more than the cutoff's
+        # share of both lengths has a quick_ratio under the cutoff, so difflib would refuse it too
+        # (each letter only one of them has is at least one unmatched character). Without it the
+        # guide's 2,700 long unknown words cost a build 1.3 s of difflib.
+        letters = frozenset(token)
+        candidates = [n for d in (-2, -1, 0, 1, 2) for n, its in self._by_length.get(len(token) + d, [])
+                      if len(letters ^ its) <= (1 - FUZZY_CUTOFF) * (len(token) + len(n)) + 1e-9]
+        close = difflib.get_close_matches(token, candidates, n=1, cutoff=FUZZY_CUTOFF)
         if close and _edit_distance(token, close[0]) <= 2:
             return ApiMatch(close[0], token, self.operations[close[0]])
         return None

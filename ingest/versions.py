@@ -117,8 +117,8 @@ def _current_date(conn, page_id, key, lang, sha, source, built_at, declared, was
         conn.execute("update page set retrieved_at = ?, etag = ?, last_modified = ? where id = ?",
                      [fetched, *meta, page_id])
         dates.append((fetched, "retrieved"))
-    path = Path(source) if source and "://" not in source else None
-    if not dates and path is not None and path.is_file():
+    path = Path(source) if not dates and source and "://" not in source else None
+    if path is not None and path.is_file():
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         dates.append((mtime.date().isoformat(), "snapshot_file"))
     return min(dates) if dates else (built_at[:10], "build")

