@@ -106,7 +106,7 @@ class Plan:
     involved: list[int]  # the current pages the findings between pages rest on (changed ones included)
     api_names: set[str] = field(default_factory=set)  # the previous KB's APIs
     context_keys: set[str] = field(default_factory=set)  # the role contexts the changed pages named
-    context_pages: list[int] = field(default_factory=list)  # every page naming one of them
+    context_pages: list[int] = field(default_factory=list)  # the first other page naming each of them
 
 
 def plan(previous: Path, sources: list[Source], text: Callable[[int], str], shas: list[str], key: str) -> Plan | None:
@@ -171,17 +171,20 @@ _USES = """select context_id, page_id from requirement
 
 
 def _contexts_of(conn: sqlite3.Connection, page_ids: list[int]) -> tuple[set[str], set[int]]:
-    """The keys of the role contexts these pages name, and every page that names one of them."""
+    """The keys of the role contexts these pages name, and for each the first other page naming it:
+    after the patch, a context's first page is that one or one of these (_context_rows), so no
+    other page of the many naming a context (every revision of the roles page) need be read."""
     if not page_ids:
         return set(), set()
     marks = ",".join("?" * len(page_ids))
     keys = {r[0] for r in conn.execute(
         f"""select distinct rc."key" from role_context rc join ({_USES}) u on u.context_id = rc.id
             where u.page_id in ({marks})""", page_ids)}
-    users = {r[0] for r in conn.execute(
-        f"""select distinct u.page_id from ({_USES}) u join role_context rc on rc.id = u.context_id
-            where rc."key" in ({",".join("?" * len(keys))})""", sorted(keys))} if keys else set()
-    return keys, users
+    firsts = {r[0] for r in conn.execute(
+        f"""select min(u.page_id) from ({_USES}) u join role_context rc on rc.id = u.context_id
+            where rc."key" in ({",".join("?" * len(keys))}) and u.page_id not in ({marks})
+            group by rc.id""", [*sorted(keys), *page_ids])} if keys else set()
+    return keys, firsts
 
 
 def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageRecord], findings: list,
