@@ -234,8 +234,18 @@ class ApiModel:
                 return candidate
         return None
 
-    def request_paths(self, operation: str, max_depth: int = 6) -> list[str]:
+    def request_paths(self, operation: str, max_depth: int = 6) -> tuple[str, ...]:
         """All dotted member paths of an operation's request (lists walked through)."""
+        key = (operation, max_depth)
+        if key not in self._paths:  # a page with several wrong fields asks for the same API's each time
+            self._paths[key] = tuple(self._request_paths(operation, max_depth))
+        return self._paths[key]
+
+    @cached_property
+    def _paths(self) -> dict[tuple[str, int], tuple[str, ...]]:
+        return {}
+
+    def _request_paths(self, operation: str, max_depth: int) -> list[str]:
         request = self._input(operation)
         out: list[str] = []
         if request is None:
