@@ -11,11 +11,13 @@ from . import policy as P
 from . import query
 from .cli import _run, json_option, lang_option
 from .policy.formats import FORMATS, render
+from .policy.words import Words
 from .query import KBError
 
 
-def _read(path: str, what: str):
-    """A JSON/YAML file (or - for stdin), parsed; unreadable or malformed → one KBError line."""
+def _read(path: str, what: str, w: Words):
+    """A JSON/YAML file (or - for stdin), parsed; unreadable or malformed → one KBError line, in
+    w's language (`what`: request, policy or manifest)."""
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
@@ -24,22 +26,22 @@ def _read(path: str, what: str):
             with open(path, encoding="utf-8") as f:
                 text = f.read()
     except OSError as exc:
-        raise KBError(f"{name}: cannot read the {what}: {exc.strerror or exc}") from None
+        raise KBError(w("file_unreadable", name=name, what=w(f"what_{what}"), reason=exc.strerror or exc)) from None
     except UnicodeDecodeError:
-        raise KBError(f"{name}: the {what} is not UTF-8 text") from None
+        raise KBError(w("file_not_utf8", name=name, what=w(f"what_{what}"))) from None
     if not text.strip():
-        raise KBError(f"{name}: the {what} file is empty")
-    return P.parse_document(text, name, what), name
+        raise KBError(w("file_empty", name=name, what=w(f"what_{what}")))
+    return P.parse_document(text, name, what, w), name
 
 
-def _requests(specs: tuple[str, ...]) -> list[tuple[str | None, object, str]]:
+def _requests(specs: tuple[str, ...], w: Words) -> list[tuple[str | None, object, str]]:
     out: list[tuple[str | None, object, str]] = []
     for spec in specs:
         prefix, sep, path = spec.partition("=")
         api: str | None = prefix
         if not sep or "/" in prefix or prefix.startswith("."):
             api, path = None, spec  # a plain path (which may itself contain '=' after a '/')
-        body, name = _read(path, "request")
+        body, name = _read(path, "request", w)
         out.append((api or None, body, name))
     return out
 
@@ -64,18 +66,18 @@ context_options = [
 ]
 
 
-def _key_arns(pairs: tuple[str, ...]) -> dict[str, str]:
+def _key_arns(pairs: tuple[str, ...], w: Words) -> dict[str, str]:
     out = {}
     for pair in pairs:
         alias, sep, arn = pair.partition("=")
         if not sep:
-            raise KBError(f"--kms-key-arn {pair!r}: expected ALIAS=ARN (alias/name=arn:aws:kms:…:key/…)")
+            raise KBError(w("kms_pair", pair=repr(pair)))
         out[alias.strip()] = arn.strip()
     return out
 
 
-def _manifests(paths: tuple[str, ...]) -> list[tuple[object, str]]:
-    return [_read(path, "manifest") for path in paths]
+def _manifests(paths: tuple[str, ...], w: Words) -> list[tuple[object, str]]:
+    return [_read(path, "manifest", w) for path in paths]
 
 
 def _with(options):
@@ -110,10 +112,15 @@ def policy(obj, apis, conditions, scoped, requests, input_kms_keys, region, acco
     Standard output is the policy document alone (the conditions used and the notes go to stderr),
     so `> policy.json` gives a file IAM accepts; --explain annotates each statement with its page
     sentence and request fields instead, and --explain --json prints {"policy", "explain", "notes"}."""
-    data = _run(lambda: P.compose(obj.conn(), list(apis), list(conditions), scoped=scoped, lang=lang,
-                                  requests=_requests(requests), input_kms_keys=list(input_kms_keys),
-                                  region=region, account=account, kms_key_arns=_key_arns(kms_key_arns),
-                                  manifests=_manifests(manifests)))
+    def run():
+        conn = obj.conn()
+        w = Words(conn, lang or "")  # the files' problems in the question's language
+        return P.compose(conn, list(apis), list(conditions), scoped=scoped, lang=lang,
+                         requests=_requests(requests, w), input_kms_keys=list(input_kms_keys),
+                         region=region, account=account, kms_key_arns=_key_arns(kms_key_arns, w),
+                         manifests=_manifests(manifests, w))
+
+    data = _run(run)
     if fmt == "json":
         _print_policy(data, explain, as_json, query.ui(obj.conn(), data["lang"]))
     else:  # the whole role's module only when asked for
@@ -183,10 +190,12 @@ def audit(obj, policy_files, apis, conditions, requests, input_kms_keys, region,
           strict, lang, as_json):
     """What the role's policies (JSON files; `aws iam get-role-policy` output too) lack or grant in excess."""
     def run():
-        docs = [_read(f, "policy") for f in policy_files]
-        return P.audit(obj.conn(), docs, list(apis), list(conditions), lang=lang, requests=_requests(requests),
+        conn = obj.conn()
+        w = Words(conn, lang or "")  # the files' problems in the question's language
+        docs = [_read(f, "policy", w) for f in policy_files]
+        return P.audit(conn, docs, list(apis), list(conditions), lang=lang, requests=_requests(requests, w),
                        input_kms_keys=list(input_kms_keys), region=region, account=account,
-                       kms_key_arns=_key_arns(kms_key_arns), manifests=_manifests(manifests))
+                       kms_key_arns=_key_arns(kms_key_arns, w), manifests=_manifests(manifests, w))
 
     data = _run(run)
     if as_json:

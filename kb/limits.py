@@ -16,10 +16,13 @@ MAX_NODES = 200_000  # values in one document (an alias-expanded YAML counts eac
 
 
 class LimitError(ValueError):
-    def __init__(self, kind: str, message: str, line: int | None = None):
+    def __init__(self, kind: str, message: str, line: int | None = None, *, limit: int | None = None,
+                 unit: str = "levels"):
         super().__init__(message)
         self.kind = kind  # "too_deep" or "too_large"
         self.line = line
+        self.limit = limit  # the limit passed, in `unit`: "levels", "bytes" or "values"
+        self.unit = unit
 
 
 # A JSON string (escapes included, or running to the end when unterminated) or a bracket; whatever
@@ -49,13 +52,14 @@ def check_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_bytes:
     """LimitError when `text` is larger than max_bytes or nests deeper than max_depth."""
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if max_bytes is not None and size > max_bytes:
-        raise LimitError("too_large", f"{size} bytes, more than the limit of {max_bytes}")
+        raise LimitError("too_large", f"{size} bytes, more than the limit of {max_bytes}", limit=max_bytes,
+                         unit="bytes")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     deepest, line = json_depth(text, max_depth)
     if deepest > max_depth:
         raise LimitError("too_deep", f"nested {deepest} deep, deeper than the limit of {max_depth}"
-                         + (f" (from line {line})" if line else ""), line)
+                         + (f" (from line {line})" if line else ""), line, limit=max_depth)
 
 
 def check_value(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
@@ -67,10 +71,10 @@ def check_value(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_
         item, depth = stack.pop()
         seen += 1
         if seen > max_nodes:
-            raise LimitError("too_large", f"more than {max_nodes} values")
+            raise LimitError("too_large", f"more than {max_nodes} values", limit=max_nodes, unit="values")
         if isinstance(item, dict | list):
             if depth > max_depth:
-                raise LimitError("too_deep", f"nested deeper than the limit of {max_depth}")
+                raise LimitError("too_deep", f"nested deeper than the limit of {max_depth}", limit=max_depth)
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
             if isinstance(item, dict):

@@ -19,6 +19,7 @@ from ingest.sources import DATA_DIR, Source
 from kb import query
 from kb.limits import LimitError, check_value, json_depth
 from kb.policy.documents import parse_document
+from kb.policy.words import Words
 from kb.query import KBError
 
 CURRENT_EN = DATA_DIR / "snapshots" / "sagemaker-roles.en.md"
@@ -64,19 +65,28 @@ def test_a_page_with_a_deep_and_a_huge_snippet_builds_with_findings_and_keeps_it
     assert at  # the snippets went in after the section's own
 
 
-def test_documents_past_the_limits_are_one_kb_error():
-    with pytest.raises(KBError, match=r"^deep.json: request refused: nested 1000 deep"):
-        parse_document("[" * 1000 + "]" * 1000, "deep.json", "request")
+def test_documents_past_the_limits_are_one_kb_error(kb_db):
+    w = Words(query.connect(kb_db), "en")
+    with pytest.raises(KBError, match=r"^deep.json: the request is refused: it nests deeper than 64 levels "
+                                      r"\(from line 1\)$"):
+        parse_document("[" * 1000 + "]" * 1000, "deep.json", "request", w)
     block = "".join("  " * i + "a:\n" for i in range(200)) + "  " * 200 + "x\n"
-    with pytest.raises(KBError, match=r"^deep.yaml: request refused: nested deeper than the limit of 64"):
-        parse_document(block, "deep.yaml", "request")
+    with pytest.raises(KBError, match=r"^deep.yaml: the request is refused: it nests deeper than 64 levels "
+                                      r"\(from line 64\)$"):
+        parse_document(block, "deep.yaml", "request", w)
     bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
     t = time.perf_counter()
-    with pytest.raises(KBError, match=r"^bomb.yaml: request refused: more than 200000 values"):
-        parse_document(bomb, "bomb.yaml", "request")
+    with pytest.raises(KBError, match=r"^bomb.yaml: the request is refused: it holds more than 200000 values$"):
+        parse_document(bomb, "bomb.yaml", "request", w)
     assert time.perf_counter() - t < 5
-    assert parse_document('{"a": [1, {"b": "[[["}]}', "ok.json") == {"a": [1, {"b": "[[["}]}
+    with pytest.raises(KBError, match=r"^big.json: the policy is refused: it is larger than 8388608 bytes$"):
+        parse_document(" " * (8 * 1024 * 1024 + 1), "big.json", "policy", w)
+    ja = Words(query.connect(kb_db), "ja")
+    with pytest.raises(KBError, match=r"^deep.json: リクエストは受け付けられません: "
+                                      r"入れ子が 64 段を超えています \(1 行目から\)$"):
+        parse_document("[" * 1000 + "]" * 1000, "deep.json", "request", ja)
+    assert parse_document('{"a": [1, {"b": "[[["}]}', "ok.json", "request", w) == {"a": [1, {"b": "[[["}]}
 
 
 def test_check_value_is_iterative():
@@ -95,7 +105,7 @@ def test_kb_policy_with_a_deep_request_is_one_line(tmp_path, kb_db, body):
     proc = subprocess.run([sys.executable, "-m", "kb", "--db", str(kb_db), "policy", "CreateTrainingJob", "--request",
                            str(request)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and "nested" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "nests deeper than 64" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_html_nested_thousands_deep_is_refused_at_once():

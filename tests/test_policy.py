@@ -434,18 +434,36 @@ def test_cli_explain_and_stdin(kb_db):
     assert set(both) == {"policy", "conditions", "explain", "notes"}
 
 
-@pytest.mark.parametrize("content,suffix,message", [
-    ('{"TrainingJobName": "x",\n', ".json", "request is not valid JSON: Expecting property name enclosed in double "
-                                            "quotes (line 2, column 1)"),
-    ("TrainingJobName: [x\n", ".yaml", "not valid YAML"),
-    ("", ".json", "the request file is empty"),
+@pytest.mark.parametrize("content,suffix,message,japanese", [
+    ('{"TrainingJobName": "x",\n', ".json", "the request is not valid JSON: Expecting property name enclosed in double "
+                                            "quotes (line 2, column 1)",
+     "リクエストが正しい JSON ではありません: Expecting property name enclosed in double quotes (2 行 1 列)"),
+    ("TrainingJobName: [x\n", ".yaml", "not valid YAML: expected ',' or ']', but got '<stream end>' (line 2, column 1)",
+     "正しい YAML ではありません: expected ',' or ']', but got '<stream end>' (2 行 1 列)"),
+    ("", ".json", "the request is empty", "リクエストが空です"),
+    (b"\xff\xfe{}", ".json", "the request is not UTF-8 text", "リクエストが UTF-8 のテキストではありません"),
 ])
-def test_cli_malformed_request_file_is_one_line(kb_db, tmp_path, content, suffix, message):
+def test_cli_malformed_request_file_is_one_line(kb_db, tmp_path, content, suffix, message, japanese):
     path = tmp_path / f"r{suffix}"
-    path.write_text(content)
-    run = kb(kb_db, "policy", "CreateTrainingJob", "--request", str(path))
-    assert run.returncode == 1 and run.stdout == ""
-    assert run.stderr.count("\n") == 1 and message in run.stderr and "Traceback" not in run.stderr
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    for lang, said in (("en", message), ("ja", japanese)):
+        run = kb(kb_db, "policy", "CreateTrainingJob", "--request", str(path), "--lang", lang)
+        assert run.returncode == 1 and run.stdout == ""
+        assert run.stderr == f"kb: {path}: {said}\n", lang
+
+
+def test_cli_malformed_option_and_manifest_in_the_language_asked(kb_db, tmp_path):
+    run = kb(kb_db, "policy", "CreateTrainingJob", "--kms-key-arn", "alias/x", "--lang", "ja")
+    assert run.returncode == 1 and run.stderr.startswith("kb: --kms-key-arn 'alias/x': ALIAS=ARN の形で指定してください")
+    manifest = tmp_path / "m.json"
+    manifest.write_text("[1, 2]")
+    run = kb(kb_db, "policy", "CreateTrainingJob", "--request", str(REQUESTS / "create-training-job.json"),
+             "--manifest", str(manifest), "--lang", "ja")
+    assert run.returncode == 1 and run.stderr == f"kb: {manifest}: SageMaker のマニフェストではありません (JSON のリスト: " \
+                                                 '{"prefix": "s3://…/"} に続けてキー)\n'
+    run = kb(kb_db, "policy", "CreateTrainingJob", "--request", "/nonexistent/r.json", "--lang", "ja")
+    assert run.returncode == 1
+    assert run.stderr == "kb: /nonexistent/r.json: リクエストを読み込めません: No such file or directory\n"
 
 
 def test_cli_missing_file_and_unknown_api(kb_db):

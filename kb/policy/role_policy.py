@@ -118,7 +118,7 @@ def parse_role_policy(doc, name: str, w: Words) -> list[RoleStatement]:
     if isinstance(doc, str):
         from urllib.parse import unquote
 
-        doc = parse_document(unquote(doc), name, "policy")
+        doc = parse_document(unquote(doc), name, "policy", w)
     if not isinstance(doc, dict) or "Statement" not in doc:
         raise KBError(w("doc_not_policy", name=name))
     version = doc.get("Version")

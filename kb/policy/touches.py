@@ -82,7 +82,7 @@ def manifest_touches(cat: Catalogue, reqs: list[Request], manifests: list[tuple[
     for doc, name in manifests:
         if not (isinstance(doc, list) and doc and isinstance(doc[0], dict) and isinstance(doc[0].get("prefix"), str)
                 and all(isinstance(k, str) for k in doc[1:])):
-            raise KBError(f"{name}: not a SageMaker manifest (a JSON list: {{\"prefix\": \"s3://…/\"}}, then keys)")
+            raise KBError(w("manifest_shape", name=name))
         prefix = doc[0]["prefix"]
         source = {"api": None, "condition": None, "variant": None, "resource_given": True, "url": None,
                   "lang": "en", "page": None, "page_title": None, "section_anchor": None, "heading": name,

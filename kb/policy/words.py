@@ -10,7 +10,12 @@ from .. import query
 
 class Words:
     def __init__(self, conn, lang: str):
-        self.ui = query.ui(conn, lang)
+        self.ui = query.ui(conn, lang) if conn is not None else {}
+
+    @classmethod
+    def plain(cls) -> Words:
+        """Words without a KB (a caller parsing documents of its own): every sentence said plainly."""
+        return cls(None, "")
 
     def __call__(self, key: str, **params) -> str:
         template = self.ui.get(f"policy_{key}")
