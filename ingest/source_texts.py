@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TypeGuard
 
 from . import cache, store
 from .sources import Source, SourceError, read_file
@@ -41,7 +42,7 @@ class SourceTexts:
             path = os.path.abspath(source.location)
             signature = _signature(source.location)
             known = record.get(path)
-            if known is not None and known[:4] == signature:
+            if _entry(known) and known[:4] == signature:
                 sha = known[4]
             else:
                 self._texts[i] = read_file(source.location)
@@ -60,6 +61,13 @@ class SourceTexts:
                 raise SourceError(f"{self.sources[i].location}: changed while the build read it; build again")
             self._texts[i] = text
         return self._texts[i]
+
+
+def _entry(value: object) -> TypeGuard[tuple[int, int, int, int, str]]:
+    """A record entry as this module writes it (another version of it, or a damaged file, may have
+    left something else under the same key: that is no record of the file)."""
+    return (isinstance(value, tuple) and len(value) == 5 and all(isinstance(v, int) for v in value[:4])
+            and isinstance(value[4], str) and len(value[4]) == 64)
 
 
 def _signature(location: str) -> Signature:

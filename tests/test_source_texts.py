@@ -93,3 +93,22 @@ def test_a_missing_file_is_a_source_error(tmp_path, own_cache):
 def test_is_url_agrees_with_urlparse(location):
     # Source.is_url reads only the scheme; a build asks it of every page many times
     assert Source(location, "en").is_url == (urlparse(location).scheme in ("http", "https"))
+
+
+@pytest.mark.parametrize("damaged", [
+    5, "not a dict entry", ("a", "b"), None, "signature, 123", "signature, 'short'", "signature as a list",
+])
+def test_a_damaged_record_is_no_record(tmp_path, own_cache, monkeypatch, damaged):
+    # another version of this code, or a damaged file, may have left anything under the record's key
+    monkeypatch.setattr(source_texts, "SETTLED_S", 0.05)
+    a = _page(tmp_path, "a.md", "# A\n")
+    time.sleep(0.1)
+    st = os.stat(a.location)
+    signature = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    damaged = {"signature, 123": (*signature, 123), "signature, 'short'": (*signature, "abc"),
+               "signature as a list": [*signature, _sha("# A\n")]}.get(damaged, damaged)  # type: ignore[call-overload]
+    cache.store_data(source_texts.RECORD_KEY, {os.path.abspath(a.location): damaged})
+    texts = SourceTexts([a])
+    assert texts.shas == [_sha("# A\n")] and 0 in texts._texts  # read, not taken from the record
+    cache.store_data(source_texts.RECORD_KEY, ["not", "a", "dict"])
+    assert SourceTexts([a]).shas == [_sha("# A\n")]
