@@ -80,6 +80,9 @@ def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json
             report = run_build(sources, db_path, fetch_text=_fetch_text, use_cache=not no_cache)
     except (SourceError, ReaderError, BuildError, LexiconError) as exc:
         _fail(f"build failed, {db_path} left unchanged: {exc}")
+    except OSError as exc:  # the disk refused the new file (full, read-only, an I/O error)
+        _fail(f"build failed, {db_path} left unchanged: cannot write {exc.filename or 'the new KB'}: "
+              f"{exc.strerror or exc}")
     summary = build_summary(report)
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -24,7 +24,9 @@ Signature = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
 
 class SourceTexts:
-    """`shas[i]` for every source; `text(i)` reads (once) what the record let the build skip."""
+    """`shas[i]` for every source; `text(i)` reads (once) what the record let the build skip.
+    Without `remembered` (`ingest build --no-cache`) every file is read and the record made anew:
+    the way out of a record that is wrong (a file system that keeps no ctime)."""
 
     def __init__(self, sources: list[Source], fetch_text: Callable[[Source], str] | None = None, *,
                  remembered: bool = True) -> None:
@@ -50,7 +52,7 @@ class SourceTexts:
             self.shas.append(sha)
             if signature[2] < settled_before:
                 fresh[path] = (*signature, sha)
-        if remembered and fresh != record:
+        if fresh != record:  # without `remembered` (--no-cache), every file was read: a record made anew
             cache.store_data(RECORD_KEY, fresh)
 
     def text(self, i: int) -> str:
@@ -58,7 +60,9 @@ class SourceTexts:
             text = read_file(self.sources[i].location)
             if store.sha256_text(text) != self.shas[i]:  # written since it was stat'ed (or a file system
                 cache.store_data(RECORD_KEY, {})  # that keeps no ctime): the next build reads every file
-                raise SourceError(f"{self.sources[i].location}: changed while the build read it; build again")
+                raise SourceError(f"{self.sources[i].location}: its text is not the one the record of the last "
+                                  "build's files gives (it changed while the build read it, or the record is "
+                                  "stale); the record is cleared: build again")
             self._texts[i] = text
         return self._texts[i]
 

@@ -446,8 +446,10 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
         synced = _SyncInBackground(tmp_path)
         try:
             sanity_check(tmp_path, expected_pages, patched=patched)
-        finally:
-            synced.wait()
+        except BaseException:
+            synced.thread.join()  # a refused file is deleted below, synced or not: its check's error tells
+            raise
+        synced.wait()
         if target.is_file():  # the new file as readable as the one it replaces, no more, no less
             os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp_path, target)
