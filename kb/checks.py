@@ -89,7 +89,7 @@ def ui(conn, lang: str) -> dict[str, str]:
 # --- the problems of a question -----------------------------------------------------------------
 
 # The order problems are told in, whatever order a door checked them in.
-PARAM_ORDER = ("lang", "page", "api", "subject", "conditions", "condition", "kind", "since", "action", "flag",
+PARAM_ORDER = ("parameter", "lang", "page", "api", "subject", "conditions", "condition", "kind", "since", "action", "flag",
                "service", "region", "account")
 
 

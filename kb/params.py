@@ -29,10 +29,18 @@ def split(value: str | None) -> list[str]:
 def check(conn, name: str, args: Mapping[str, str], words: str | None = None) -> Checker:
     """Raise Invalid (its `params`: problem kind → the query's parameter name) for every value of
     `args` the KB does not know, as the query's `checks` declare them; else the Checker."""
-    checks = canned.load_queries()[name]["checks"]
+    spec = canned.load_queries()[name]
+    checks = spec["checks"]
     param = {t: p for p, t in checks.items() if t != "text"}
     value = {t: (args.get(p) or "").strip() for t, p in param.items()}
     checker = Checker(conn, value.get("lang") or None, words=words)
+    # A name the query does not take would be ignored, and the answer quietly smaller (`condition=vpc`
+    # for `conditions`): refused, as the command refuses an option it lacks. `_…` are Datasette's own.
+    for name_asked in args:
+        if name_asked not in spec["params"] and not name_asked.startswith("_"):
+            dym, near = checker.maybe(name_asked, list(spec["params"]))
+            checker.add("parameter", name_asked, "error_unknown_parameter", near, dym=dym, query=name,
+                        valid=", ".join(spec["params"]))
     page = None
     for kind, scope in (("page", "lang"), ("page_any", "any")):
         if kind in value:

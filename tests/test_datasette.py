@@ -177,6 +177,23 @@ def test_api_is_matched_case_insensitively_and_unknowns_are_refused(client):
     assert near.json()["problems"][0]["suggestion"] == "vpc"
 
 
+def test_a_parameter_the_query_does_not_take_is_refused_not_ignored(client):
+    # `condition=vpc` for `conditions=vpc` was answered with the main policy alone, as if asked nothing
+    r = client.get("/kb/requirements.json?" + urlencode({"api": "CreateModel", "condition": "vpc", "_shape": "array"}))
+    assert r.status_code == 400, r.text
+    assert r.json()["problems"] == [{
+        "param": "parameter", "value": "condition", "suggestion": "conditions",
+        "error": "the query requirements takes no parameter 'condition' (did you mean conditions?); its parameters: "
+                 "api, conditions, lang, scoped, page"}]
+    ja = client.get("/kb/requirements.json?" + urlencode({"api": "CreateModel", "condition": "vpc", "lang": "ja"}))
+    assert ja.json()["error"].startswith("クエリ requirements にパラメーター 'condition' はありません")
+    page = client.get("/kb/requirements?" + urlencode({"api": "CreateModel", "condition": "vpc"}))
+    assert page.status_code == 400 and "takes no parameter &#39;condition&#39;" in page.text
+    # Datasette's own arguments (`_shape`, `_size`, …) are its business
+    assert client.get("/kb/requirements.json?" + urlencode({"api": "CreateModel", "_shape": "array", "_size": "5"})
+                      ).status_code == 200
+
+
 def test_lang_defaults_to_english_and_a_resource_printed_twice_is_one_row(client):
     rows = client.rows("requirements", api="CreateModel", scoped="1", page=X.ROLES)
     assert {r["lang"] for r in rows} == {"en"}
