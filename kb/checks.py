@@ -283,12 +283,12 @@ class Checker:
         suffix = "_on_page" if page else ""
         if self._runs_with_another_role(api, page):
             return None
+        elsewhere = [r[0] for r in self.conn.execute(
+            """select distinct p.lang from requirement r join page p on p.id = r.page_id
+               join role_context c on c.id = r.context_id
+               where p.is_current and p.lang != ? and (lower(r.api_name) = lower(?) or lower(c.key) = lower(?))
+               order by 1""", [self.lang, api, api])]
         if name is None:
-            elsewhere = [r[0] for r in self.conn.execute(
-                """select distinct p.lang from requirement r join page p on p.id = r.page_id
-                   join role_context c on c.id = r.context_id
-                   where p.is_current and p.lang != ? and (lower(r.api_name) = lower(?) or lower(c.key) = lower(?))
-                   order by 1""", [self.lang, api, api])]
             dym, near = self.maybe(api, known)
             hint = (self.say("error_documented_in", langs=elsewhere) if elsewhere else dym
                     or self.say("error_documented_list", valid=known))
@@ -298,7 +298,10 @@ class Checker:
         ids = self.page_ids(page)
         passes = self.conn.execute(f"select 1 from api_mention where page_id in ({','.join('?' * len(ids))}) "
                                    "and api_name = ? and context = 'passrole' limit 1", [*ids, name]).fetchone()
-        self.add("api", api, ("error_passrole_only" if passes else "error_no_policy") + suffix, api=name, **on_page)
+        # asked of every page of the language: say which languages' pages do document it
+        hint = self.say("error_documented_in", langs=elsewhere) if elsewhere and not page else ""
+        self.add("api", api, ("error_passrole_only" if passes else "error_no_policy") + suffix, api=name, hint=hint,
+                 **on_page)
         return None
 
     def _runs_with_another_role(self, api: str, page: str | None) -> bool:

@@ -69,7 +69,7 @@ def caller(conn, api: str, lang: str | None = None) -> dict:
     lang = checker.done().lang
     rows = run_canned(conn, "caller", api=name, lang=lang)
     first = rows[0]
-    notes = [] if first["lang"] == lang else [ui(conn, lang)["note_prevailing_only"].format(
+    notes = [] if first["lang"] == lang else [ui(conn, lang)["note_caller_prevailing"].format(
         language=_language_name(conn, lang), name=name)]
     return {
         "api": name, "lang": first["lang"],

@@ -185,7 +185,8 @@ def test_the_caller_in_japanese_is_the_english_table_said_so_in_japanese(conn, c
     assert en["lang"] == ja["lang"] == "en" and en["notes"] == []
     assert {k: ja[k] for k in ("api", "actions", "conditional", "source")} == \
            {k: en[k] for k in ("api", "actions", "conditional", "source")}
-    assert len(ja["notes"]) == 1 and ja["notes"][0].startswith("日本語のページは CreateTrainingJob を説明していません")
+    assert len(ja["notes"]) == 1
+    assert ja["notes"][0].startswith("CreateTrainingJob の呼び出し元に必要なアクセス許可の表は日本語のページにありません")
     for lang in ("", "en", "ja"):
         rows = client.rows("caller", api="CreateTrainingJob", lang=lang)
         assert {r["lang"] for r in rows} == {"en"}

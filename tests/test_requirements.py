@@ -132,6 +132,16 @@ def test_an_api_only_in_the_passrole_list_is_an_error_not_an_empty_answer(conn, 
             assert str(refused.value) == said.format(api=api)
 
 
+def test_an_api_the_asked_language_only_lists_says_which_pages_document_it(conn):
+    # the Japanese roles page lists CreateLabelingJob among the APIs that pass the role; the English
+    # Ground Truth page (sms-security-permission-execution-role) gives its policy
+    with pytest.raises(query.KBError) as refused:
+        query.requirements(conn, "CreateLabelingJob", lang="ja")
+    assert str(refused.value) == ("ja のページは CreateLabelingJob のアクセス許可を説明していません。実行ロールを渡す "
+                                  "(iam:PassRole) API の一覧に名前があるだけです (en のページが説明しています)")
+    # asked of one page, the refusal speaks of that page alone (the test above)
+
+
 def test_unknown_condition_is_refused_with_the_valid_keys(conn):
     with pytest.raises(query.KBError, match="valid keys: guardrails, vpc"):
         query.requirements(conn, "CreateModel", ["kms_output"], page=ROLES)
