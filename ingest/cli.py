@@ -91,7 +91,8 @@ def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json
             click.echo(f"{p['lang']}  {p['source']}: {p['api_sections']} API sections, {p['snippets']} snippets, "
                        f"{p['requirements']} requirements, {p['findings']} findings", err=True)
         if report.patched is not None:
-            click.echo(f"{report.patched} changed pages patched into a copy of the previous KB, the rest kept "
+            click.echo(f"{report.patched} pages read again (changed, or the translation of a changed page) and "
+                       "patched into a copy of the previous KB, the rest kept "
                        "as they were (ingest/patch.py; --no-cache writes every page)", err=True)
         click.echo(f"wrote {db_path} in {report.total_s:.2f}s", err=True)
 
