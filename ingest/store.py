@@ -409,24 +409,36 @@ def sanity_check(path: Path, expected_pages: int, *, patched: bool = False) -> N
     since changed only through SQLite: the quick check (every page of the file well formed, without
     matching each index to its table again) is what is left to catch. (Its foreign keys are checked
     here, not as the patch writes: deleting a page's rows would search its children's tables, unindexed,
-    for every row, five times the patch's time.)"""
+    for every row, five times the patch's time.) The foreign keys are checked on the other core
+    while the integrity check reads the file: SQLite lets go of Python while it works."""
+    keys = _InBackground(_broken_keys, path)
     conn = sqlite3.connect(path)
     try:
-        problems = []
         pages = conn.execute("select count(*) from page").fetchone()[0]
-        if pages != expected_pages:
-            problems.append(f"{pages} pages written, {expected_pages} read")
-        if not conn.execute("select 1 from requirement limit 1").fetchone():
-            problems.append("no page yields any execution-role permission: not a knowledge base of them")
-        broken = conn.execute("pragma foreign_key_check").fetchall()
-        if broken:
-            problems.append(f"foreign keys broken ({len(broken)} rows, e.g. table {broken[0][0]})")
-        if conn.execute(f"pragma {'quick_check' if patched else 'integrity_check'}").fetchone()[0] != "ok":
-            problems.append("integrity check failed")
+        facts = conn.execute("select 1 from requirement limit 1").fetchone()
+        intact = conn.execute(f"pragma {'quick_check' if patched else 'integrity_check'}").fetchone()[0] == "ok"
     finally:
         conn.close()
+        broken = keys.result()
+    problems = []
+    if pages != expected_pages:
+        problems.append(f"{pages} pages written, {expected_pages} read")
+    if not facts:
+        problems.append("no page yields any execution-role permission: not a knowledge base of them")
+    if broken:
+        problems.append(f"foreign keys broken ({len(broken)} rows, e.g. table {broken[0][0]})")
+    if not intact:
+        problems.append("integrity check failed")
     if problems:
         raise BuildError("; ".join(problems))
+
+
+def _broken_keys(path: Path) -> list:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("pragma foreign_key_check").fetchall()
+    finally:
+        conn.close()
 
 
 def replace_atomically(build: Callable[[Path], None], target: Path, expected_pages: int, *,
@@ -443,13 +455,13 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
         build(tmp_path)
         # The file goes to the disk while it is checked: both wait on something else than Python
         # (the disk, SQLite), and a file that fails its check is deleted, synced or not.
-        synced = _SyncInBackground(tmp_path)
+        synced = _InBackground(_fsync, tmp_path)
         try:
             sanity_check(tmp_path, expected_pages, patched=patched)
         except BaseException:
             synced.thread.join()  # a refused file is deleted below, synced or not: its check's error tells
             raise
-        synced.wait()
+        synced.result()
         if target.is_file():  # the new file as readable as the one it replaces, no more, no less
             os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
         os.replace(tmp_path, target)
@@ -459,25 +471,31 @@ def replace_atomically(build: Callable[[Path], None], target: Path, expected_pag
                 leftover.unlink()
 
 
-class _SyncInBackground:
-    """fsync(path) in a thread; `wait()` returns when it is done and raises what it raised."""
+class _InBackground:
+    """fn(*args) in a thread; `result()` waits for it, and returns what it returned or raises what it raised."""
 
-    def __init__(self, path: Path) -> None:
-        self.error: OSError | None = None
-        self.thread = threading.Thread(target=self._sync, args=(path,), daemon=True)
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
         self.thread.start()
 
-    def _sync(self, path: Path) -> None:
+    def _run(self, fn: Callable[..., Any], args: tuple) -> None:
         try:
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-        except OSError as exc:
-            self.error = exc
+            self._value = fn(*args)
+        except BaseException as exc:  # handed to the waiting thread by result()
+            self._error = exc
 
-    def wait(self) -> None:
+    def result(self) -> Any:
         self.thread.join()
-        if self.error is not None:
-            raise self.error
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def sha256_text(text: str) -> str:
