@@ -188,24 +188,8 @@ class ApiModel:
         `suffix`), shallowest first: CreateLabelingJob → ["RoleArn"], CreateModel → ["ExecutionRoleArn"]."""
         key = (operation, suffix)
         if key not in self._roles:
-            found: list[str] = []
-            request = self._input(operation)
-            if request is not None:
-                service = request[0]
-
-                def walk(shape: dict, prefix: str, depth: int, seen: frozenset) -> None:
-                    shape = self._element(service, shape)
-                    if depth > max_depth or shape["type"] != "structure" or shape["name"] in seen:
-                        return
-                    for name, target, _ in shape["members"]:
-                        member = self._shape(service, target)
-                        path = f"{prefix}.{name}" if prefix else name
-                        element = self._element(service, member)
-                        if element["name"].endswith(suffix) and element["type"] == "string":
-                            found.append(path)
-                        walk(member, path, depth + 1, seen | {shape["name"]})
-
-                walk(request[1], "", 0, frozenset())
+            found = [path for path, held in self._member_paths(operation, max_depth)
+                     if held["name"].endswith(suffix) and held["type"] == "string"]
             self._roles[key] = sorted(found, key=lambda p: (p.count("."), p))
         return self._roles[key]
 
@@ -238,16 +222,19 @@ class ApiModel:
         """All dotted member paths of an operation's request (lists walked through)."""
         key = (operation, max_depth)
         if key not in self._paths:  # a page with several wrong fields asks for the same API's each time
-            self._paths[key] = tuple(self._request_paths(operation, max_depth))
+            self._paths[key] = tuple(path for path, _ in self._member_paths(operation, max_depth))
         return self._paths[key]
 
     @cached_property
     def _paths(self) -> dict[tuple[str, int], tuple[str, ...]]:
         return {}
 
-    def _request_paths(self, operation: str, max_depth: int) -> list[str]:
+    def _member_paths(self, operation: str, max_depth: int) -> list[tuple[str, dict]]:
+        """(dotted path, the shape it holds, through lists and maps) of every member of an
+        operation's request in reading order, down to `max_depth` structures, a structure never
+        entered again inside itself."""
         request = self._input(operation)
-        out: list[str] = []
+        out: list[tuple[str, dict]] = []
         if request is None:
             return out
         service = request[0]
@@ -258,8 +245,9 @@ class ApiModel:
                 return
             for name, target, _ in shape["members"]:
                 path = f"{prefix}.{name}" if prefix else name
-                out.append(path)
-                walk(self._shape(service, target), path, depth + 1, seen | {shape["name"]})
+                held = self._element(service, self._shape(service, target))
+                out.append((path, held))
+                walk(held, path, depth + 1, seen | {shape["name"]})
 
         walk(request[1], "", 0, frozenset())
         return out
