@@ -295,8 +295,8 @@ class Checker:
             self.add("api", api, "error_unknown_api" + suffix, near, hint=hint, **on_page)
             return None
         # Named, but only where the page lists the APIs that pass the role, or in a section without a policy.
-        ids = self.page_ids(page)
-        passes = self.conn.execute(f"select 1 from api_mention where page_id in ({','.join('?' * len(ids))}) "
+        marks, ids = self.page_marks(page)
+        passes = self.conn.execute(f"select 1 from api_mention where page_id in ({marks}) "
                                    "and api_name = ? and context = 'passrole' limit 1", [*ids, name]).fetchone()
         # asked of every page of the language: say which languages' pages do document it
         hint = self.say("error_documented_in", langs=elsewhere) if elsewhere and not page else ""
@@ -307,11 +307,11 @@ class Checker:
     def _runs_with_another_role(self, api: str, page: str | None) -> bool:
         """A problem for an API whose request carries no role but whose jobs a page says run with
         another API's role (CreateTransformJob, the model's: CreateModel), naming that role and its pages."""
-        ids = self.page_ids(page)
+        marks, ids = self.page_marks(page)
         uses = self.conn.execute(
             f"""select distinct r.subject_api, coalesce(r.api_name, c.key), p.page_key from requirement r
                 join role_context c on c.id = r.context_id join page p on p.id = r.page_id
-                where r.page_id in ({",".join("?" * len(ids))}) and lower(r.subject_api) = lower(?)
+                where r.page_id in ({marks}) and lower(r.subject_api) = lower(?)
                 order by 2, 3""", [*ids, api]).fetchall()
         if not uses:
             return False

@@ -119,10 +119,10 @@ def api_named(conn, page_ids: list[int], text: str) -> str | None:
     return Checker(conn).api_named(page_ids, text)
 
 
-def _requirement_rows(conn, name: str, ids: list[int]):
-    """Every requirement of an API whose request carries the role, or of a feature context, on the
-    pages `ids` (a question's current pages), page by page in reading order."""
-    marks = ",".join("?" * len(ids))
+def _requirement_rows(conn, name: str, pages: tuple[str, list[int]]):
+    """Every requirement of an API whose request carries the role, or of a feature context, on a
+    question's current pages (`pages`: Checker.page_marks), page by page in reading order."""
+    marks, ids = pages
     return conn.execute(
         f"""select r.*, sn.role, sn.snippet_index, sn.lead_text, sn.line as snippet_line, sn.parse_status,
                    s.anchor, s.heading, p.url as page_url, p.lang, p.page_key, p.title as page_title, c.key as context
@@ -138,7 +138,7 @@ def conditions(conn, api: str, lang: str | None = None, page: str | None = None)
     name = checker.context(api, page)
     lang = checker.done().lang
     assert name is not None
-    return _conditions_of(conn, _requirement_rows(conn, name, checker.page_ids(page)), lang)
+    return _conditions_of(conn, _requirement_rows(conn, name, checker.page_marks(page)), lang)
 
 
 def _conditions_of(conn, rows: list[sqlite3.Row], lang: str) -> list[dict]:
@@ -197,7 +197,7 @@ def requirements(conn, api: str, conditions_: Sequence[str] = (), scoped: bool =
     checker.conditions(conditions_, name, page)
     lang = checker.done().lang
     assert name is not None
-    rows = _requirement_rows(conn, name, checker.page_ids(page))
+    rows = _requirement_rows(conn, name, checker.page_marks(page))
     known = {r["condition_key"] for r in rows if r["condition_key"]}
     chosen = set(conditions_)
     notes: list[dict] = []
