@@ -35,6 +35,20 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _settled(tmp_path: Path, monkeypatch, text: str) -> Source:
+    """A page written well before the build (SETTLED_S shortened to keep the test quick)."""
+    monkeypatch.setattr(source_texts, "SETTLED_S", 0.05)
+    page = _page(tmp_path, "a.md", text)
+    time.sleep(0.1)
+    return page
+
+
+def _recorded(page: Source) -> tuple[str, dict]:
+    """A build's record after reading `page`: the page's key in it, and the record."""
+    SourceTexts([page])
+    return os.path.abspath(page.location), cache.load_dict(source_texts.RECORD_KEY)
+
+
 def test_an_unchanged_file_is_not_read_again_and_a_rewritten_one_is(tmp_path, own_cache, monkeypatch):
     monkeypatch.setattr(source_texts, "SETTLED_S", 0.05)
     a, b = _page(tmp_path, "a.md", "# A\n\nalpha\n"), _page(tmp_path, "b.md", "# B\n\nbeta\n")
@@ -61,12 +75,8 @@ def test_a_file_written_just_before_the_build_is_not_recorded(tmp_path, own_cach
 
 
 def test_a_record_that_disagrees_with_the_file_is_refused_and_dropped(tmp_path, own_cache, monkeypatch):
-    monkeypatch.setattr(source_texts, "SETTLED_S", 0.05)
-    a = _page(tmp_path, "a.md", "# A\n")
-    time.sleep(0.1)
-    SourceTexts([a])
-    record = cache.load_dict(source_texts.RECORD_KEY)
-    path = os.path.abspath(a.location)
+    a = _settled(tmp_path, monkeypatch, "# A\n")
+    path, record = _recorded(a)
     record[path] = (*record[path][:4], _sha("something else"))  # as a file system without ctime would leave it
     cache.store_data(source_texts.RECORD_KEY, record)
     texts = SourceTexts([a])
@@ -80,12 +90,8 @@ def test_without_the_cache_every_file_is_read_and_a_stale_record_made_anew(tmp_p
     """A record that holds an older text's sha with the file's current stat (a file system that keeps
     no ctime; a hand-edited cache) would give that older text's extraction: --no-cache reads every
     file and writes the record again, so the next build is right too."""
-    monkeypatch.setattr(source_texts, "SETTLED_S", 0.05)
-    a = _page(tmp_path, "a.md", "# A\n\nnew\n")
-    time.sleep(0.1)
-    SourceTexts([a])
-    record = cache.load_dict(source_texts.RECORD_KEY)
-    path = os.path.abspath(a.location)
+    a = _settled(tmp_path, monkeypatch, "# A\n\nnew\n")
+    path, record = _recorded(a)
     cache.store_data(source_texts.RECORD_KEY, {path: (*record[path][:4], _sha("# A\n\nold\n"))})
     assert SourceTexts([a]).shas == [_sha("# A\n\nold\n")]  # what the record says: the case --no-cache is for
     texts = SourceTexts([a], remembered=False)
@@ -110,11 +116,8 @@ def test_is_url_agrees_with_urlparse(location):
 ])
 def test_a_damaged_record_is_no_record(tmp_path, own_cache, monkeypatch, damaged):
     # another version of this code, or a damaged file, may have left anything under the record's key
-    monkeypatch.setattr(source_texts, "SETTLED_S", 0.05)
-    a = _page(tmp_path, "a.md", "# A\n")
-    time.sleep(0.1)
-    st = os.stat(a.location)
-    signature = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    a = _settled(tmp_path, monkeypatch, "# A\n")
+    signature = source_texts._signature(a.location)
     damaged = {"signature, 123": (*signature, 123), "signature, 'short'": (*signature, "abc"),
                "signature as a list": [*signature, _sha("# A\n")]}.get(damaged, damaged)  # type: ignore[call-overload]
     cache.store_data(source_texts.RECORD_KEY, {os.path.abspath(a.location): damaged})
