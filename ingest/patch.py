@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -189,9 +188,8 @@ def _contexts_of(conn: sqlite3.Connection, page_ids: list[int]) -> tuple[set[str
 
 def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageRecord], findings: list,
           build_info: dict, catalogues: Catalogues) -> None:
-    """Write the patched copy of `plan.previous` at `tmp`. `records`: by source index, every changed
-    and involved page; `findings`: the findings between pages, for the involved pages."""
-    shutil.copyfile(plan.previous, tmp)
+    """Patch `tmp`, a copy of `plan.previous` (ingest/store.py's Scratch made it). `records`: by source
+    index, every changed and involved page; `findings`: the findings between pages, for the involved pages."""
     conn = store.connect_scratch(tmp)
     try:
         for table in reversed(CARRIED):  # parents last; the build's finish carries the log again

@@ -15,6 +15,7 @@ import hashlib
 import json
 import operator
 import os
+import shutil
 import sqlite3
 import stat
 import tempfile
@@ -441,34 +442,68 @@ def _broken_keys(path: Path) -> list:
         conn.close()
 
 
-def replace_atomically(build: Callable[[Path], None], target: Path, expected_pages: int, *,
-                       patched: bool = False) -> None:
-    """Run `build(tmp_path)`, check the result, and only then move it over `target`."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # The writer's process number in the name: the next writer knows a killed one's leftovers (ingest/cleanup.py).
-    fd, tmp = tempfile.mkstemp(prefix=f"{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    tmp_path.unlink()
-    try:
-        build(tmp_path)
-        # The file goes to the disk while it is checked: both wait on something else than Python
-        # (the disk, SQLite), and a file that fails its check is deleted, synced or not.
-        synced = _InBackground(_fsync, tmp_path)
-        try:
-            sanity_check(tmp_path, expected_pages, patched=patched)
-        except BaseException:
-            synced.thread.join()  # a refused file is deleted below, synced or not: its check's error tells
-            raise
-        synced.result()
-        if target.is_file():  # the new file as readable as the one it replaces, no more, no less
-            os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
-        os.replace(tmp_path, target)
-    finally:
-        for leftover in (tmp_path, Path(str(tmp_path) + "-journal")):
+class Scratch:
+    """The file a build writes before it replaces `target`, named for ingest/cleanup.py (the
+    writer's process number in the name: the next writer knows a killed one's leftovers), and
+    removed on leaving unless it was swapped in. `start_copy(source)` copies a file into it and syncs
+    it, in the background: a patched build (ingest/patch.py) copies the previous KB while its pages
+    are extracted."""
+
+    def __init__(self, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        self.path = Path(tmp)
+        self.path.unlink()
+        self._copy: _InBackground | None = None
+
+    def start_copy(self, source: Path) -> None:
+        self._copy = _InBackground(_copy_synced, source, self.path)
+
+    def copied(self) -> None:
+        """Wait for the copy start_copy began; raises what it raised."""
+        if self._copy is not None:
+            self._copy.result()
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._copy is not None:
+            self._copy.thread.join()  # a copy still writing would leave its file behind
+        for leftover in (self.path, Path(str(self.path) + "-journal")):
             if leftover.exists():
                 leftover.unlink()
+
+
+def _copy_synced(source: Path, dest: Path) -> None:
+    shutil.copyfile(source, dest)
+    _fsync(dest)
+
+
+def replace_atomically(build: Callable[[Path], None], target: Path, expected_pages: int, *,
+                       patched: bool = False, scratch: Scratch | None = None) -> None:
+    """Run `build(tmp_path)`, check the result, and only then move it over `target`. `scratch`: the
+    file to build in, which the caller made (and removes); else one made and removed here."""
+    target = Path(target)
+    if scratch is None:
+        with Scratch(target) as own:
+            replace_atomically(build, target, expected_pages, patched=patched, scratch=own)
+        return
+    tmp_path = scratch.path
+    build(tmp_path)
+    # The file goes to the disk while it is checked: both wait on something else than Python
+    # (the disk, SQLite), and a file that fails its check is deleted, synced or not.
+    synced = _InBackground(_fsync, tmp_path)
+    try:
+        sanity_check(tmp_path, expected_pages, patched=patched)
+    except BaseException:
+        synced.thread.join()  # a refused file is deleted by the scratch's owner, synced or not: its check's error tells
+        raise
+    synced.result()
+    if target.is_file():  # the new file as readable as the one it replaces, no more, no less
+        os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))
+    os.replace(tmp_path, target)
 
 
 class _InBackground:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from ingest import pages, patch
 from ingest.build import build
-from ingest.sources import Source, load_sources
+from ingest.sources import Source, SourceError, load_sources
 from kb.cli import main as kb_main
 from tests.helpers import without_ids
 
@@ -276,6 +276,19 @@ def test_a_patch_that_fails_inside_the_copy_gives_way_to_a_whole_build(kb, tmp_p
     assert build(edited, db).patched is None
     assert _fts_ok(db, "zyxwvut")
     assert not list(tmp_path.glob("kb.db.*.tmp"))
+
+
+def test_a_page_refused_while_the_previous_kb_is_copied_leaves_it_as_it_was(kb, tmp_path):
+    """The previous KB is copied on the side while the changed pages are extracted (ingest/store.py's
+    Scratch): a changed page the reader refuses stops the build with its reason, the copy is waited
+    for and removed, and the KB stays byte for byte what it was."""
+    sources, db = kb
+    before = db.read_bytes()
+    edited = _edited(sources, tmp_path, {"ei-setup.md": lambda t: ""})
+    with pytest.raises(SourceError, match=r"ei-setup\.md.*empty document"):
+        build(edited, db)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.glob("kb.db*")) == ["kb.db"]
 
 
 def test_a_patch_that_leaves_a_row_pointing_nowhere_gives_way_to_a_whole_build(kb, tmp_path, monkeypatch):
