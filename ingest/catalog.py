@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,35 @@ class ApiMatch:
         return self.name != self.spelling
 
 
+@functools.cache
+def botocore_version() -> str:
+    """The installed botocore's version. Importing botocore to ask takes 10 ms, with the logging it
+    sets up, which a rebuild of a few pages otherwise never needs: where a build on this machine saw
+    the same installed file, the version it read is remembered (ingest/cache.py) under that file's
+    path, size, times and inode."""
+    import importlib.util
+
+    from . import cache  # here: the cache's module reads page facts, which know this module
+
+    spec = importlib.util.find_spec("botocore")
+    origin = spec.origin if spec is not None else None
+    try:
+        st = os.stat(origin) if origin else None
+    except OSError:
+        st = None
+    key = None if st is None else "botocore-version-" + hashlib.sha256(
+        f"{origin}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}".encode()).hexdigest()
+    remembered = cache.load_data(key, str) if key else None
+    if remembered:
+        return remembered
+    import botocore
+
+    version = str(botocore.__version__)
+    if key:
+        cache.store_data(key, version)
+    return version
+
+
 class ApiModel:
     """Operations and request shapes of the botocore services of one product family.
 
@@ -47,11 +78,9 @@ class ApiModel:
 
     @cached_property
     def _digest(self) -> dict:
-        import botocore
-
         # by botocore's version and this module's text: a digest made by other code is never read
         made_by = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-        key = f"botocore-{botocore.__version__}-{self.family}-{made_by}"
+        key = f"botocore-{botocore_version()}-{self.family}-{made_by}"
         digest = self._saved(key) if self._saved else None
         if digest is None or not digest.keys() >= _DIGEST_KEYS:  # none saved, or not one this code made
             digest = _digest_of(self.family)

@@ -185,3 +185,24 @@ def test_the_digest_holds_what_botocores_own_model_resolves(model):
             assert got == want, name
         else:
             assert rows[name]["type"] == want, name
+
+
+def test_botocore_version_is_remembered_by_its_installed_file(tmp_path, monkeypatch):
+    """botocore's version is read once per installed file (ingest/catalog.py's botocore_version):
+    what a build saw under that file's signature is what the next one takes, without importing it."""
+    import botocore
+
+    from ingest import cache
+    from ingest.catalog import botocore_version
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    botocore_version.cache_clear()
+    try:
+        assert botocore_version() == botocore.__version__
+        saved = list(tmp_path.glob("botocore-version-*.pickle"))
+        assert len(saved) == 1
+        cache.store_data(saved[0].stem, "9.9.9-remembered")  # what the next build takes
+        botocore_version.cache_clear()
+        assert botocore_version() == "9.9.9-remembered"
+    finally:
+        botocore_version.cache_clear()

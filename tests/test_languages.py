@@ -98,3 +98,27 @@ def test_the_home_page_switch_and_the_canned_queries_offer_it(de_kb):
         assert client.get("/-/policy?api=CreateModel&lang=de").status_code == 200
     finally:
         client.close()
+
+
+def test_a_lexicon_is_parsed_once_per_text_and_again_when_edited(tmp_path, monkeypatch):
+    """A lexicon's parse is saved by its bytes (ingest/lexicon's _parsed): the same bytes load the
+    saved parse, bytes changed by a comment are parsed again, and a broken file is refused."""
+    import tomllib
+
+    from ingest import cache
+    from ingest import lexicon as lexicon_module
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "cache"))
+    path = lexicon_module.HERE / "en.toml"
+    raw = path.read_bytes()
+    expected = tomllib.loads(raw.decode("utf-8"))
+    assert lexicon_module._parsed(raw, path) == expected
+    saved = list((tmp_path / "cache").glob("lexicon-*.pickle"))
+    assert len(saved) == 1
+    # what a second load returns is the saved parse: here made to say what the file does not
+    cache.store_data(saved[0].stem, {**expected, "name": "the saved parse"})
+    assert lexicon_module._parsed(raw, path)["name"] == "the saved parse"
+    assert lexicon_module._parsed(raw + b"\n# one more comment\n", path) == expected
+    assert len(list((tmp_path / "cache").glob("lexicon-*.pickle"))) == 2
+    with pytest.raises(lexicon_module.LexiconError, match="not valid TOML"):
+        lexicon_module._parsed(raw + b"\n[[[\n", path)
