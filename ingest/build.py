@@ -103,6 +103,8 @@ def _extract_and_write(sources: list[Source], db_path: Path, texts: SourceTexts,
         return False
     current = [records[i] for i in (plan.involved if plan else wanted) if records[i].is_current]
     align_anchors(current)
+    if plan:
+        patch.keep_aligned_alike(plan, records)
     findings = drift_between_languages(current)
     findings += validate.across_pages([(r.page_key, r.facts) for r in current])
     t4 = time.perf_counter()

@@ -94,6 +94,10 @@ class OldPage:
     sha: str
     format: str
     url: str
+    revision_date: str | None = None
+    retrieved_at: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass
@@ -106,6 +110,26 @@ class Plan:
     api_names: set[str] = field(default_factory=set)  # the previous KB's APIs
     context_keys: set[str] = field(default_factory=set)  # the role contexts the changed pages named
     context_pages: list[int] = field(default_factory=list)  # the first other page naming each of them
+    aligned: list[int] = field(default_factory=list)  # changed only as translations of a changed English page
+
+
+def keep_aligned_alike(plan: Plan, records: dict[int, PageRecord]) -> None:
+    """A translation is read again only for its anchors, aligned to its changed English page (ingest/
+    build.py's align_anchors): one whose anchors came out as the previous KB holds them keeps its
+    rows as they are (rewriting a translation's rows and index was a sixth of a roles-page rebuild)."""
+    if not plan.aligned:
+        return
+    conn = open_kb_readonly(plan.previous)
+    if conn is None:
+        return
+    try:
+        alike = {i for i in plan.aligned if [store.section_anchor(s) for s in records[i].facts.page.sections]
+                 == conn.execute("select anchor, anchor_source from section where page_id = ? order by ord",
+                                 [plan.old[i].id]).fetchall()}
+    finally:
+        conn.close()
+    plan.changed = [i for i in plan.changed if i not in alike]
+    plan.aligned = [i for i in plan.aligned if i not in alike]
 
 
 def plan(previous: Path, sources: list[Source], text: Callable[[int], str], shas: list[str], key: str) -> Plan | None:
@@ -131,8 +155,8 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], text:
     if [r[0] for r in built] != [key]:
         return None
     old = [OldPage(*r) for r in conn.execute(
-        """select id, page_key, lang, is_current, revision, source, content_sha256, format, url from page
-           order by id""")]
+        """select id, page_key, lang, is_current, revision, source, content_sha256, format, url, revision_date,
+                  retrieved_at, etag, last_modified from page order by id""")]
     if len(old) != len(sources):
         return None
     changed = []
@@ -153,7 +177,8 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], text:
         langs.setdefault(old[i].page_key, set()).add(old[i].lang)
     # An English page's translations are aligned to it (ingest/build.py's align_anchors).
     english = {old[i].page_key for i in changed if old[i].is_current and old[i].lang == "en"}
-    changed = sorted(set(changed) | {i for i in current if old[i].page_key in english})
+    aligned = sorted({i for i in current if old[i].page_key in english} - set(changed))
+    changed = sorted(set(changed) | set(aligned))
     across = {r[0] for r in conn.execute(
         """select page_id from requirement union select page_id from caller_permission
            union select page_id from api_mention where context = 'passrole'""")}
@@ -162,7 +187,7 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], text:
     apis = {r[0] for r in conn.execute("select name from api")}
     keys, users = _contexts_of(conn, [old[i].id for i in changed])
     by_id = {p.id: i for i, p in enumerate(old)}
-    return Plan(previous, old, changed, involved, apis, keys, sorted(by_id[u] for u in users))
+    return Plan(previous, old, changed, involved, apis, keys, sorted(by_id[u] for u in users), aligned)
 
 
 _USES = """select context_id, page_id from requirement
@@ -303,12 +328,16 @@ def _index_sections(conn: sqlite3.Connection, page_ids: Iterable[int]) -> None:
 
 def _set_locations(conn: sqlite3.Connection, sources: list[Source], old: list[OldPage]) -> None:
     """Where each page was read from this time, as a whole build writes it (the build's finish then
-    dates the versions and gives fetched pages their validators again)."""
+    dates the versions and gives fetched pages their validators again). Only the rows that differ are
+    written: an unchanged row written again is a statement per page, and dirties the file for nothing."""
+    rows = [(s.location, s.url or s.location, p.revision if s.revision is None else s.revision, s.revision_date,
+             s.retrieved, p.id)
+            for s, p in zip(sources, old)]
     conn.executemany(
-        """update page set source = ?, url = ?, revision = coalesce(?, revision), revision_date = ?,
-                           retrieved_at = ?, etag = null, last_modified = null where id = ?""",
-        [(s.location, s.url or s.location, s.revision, s.revision_date, s.retrieved, p.id)
-         for s, p in zip(sources, old)])
+        """update page set source = ?, url = ?, revision = ?, revision_date = ?, retrieved_at = ?, etag = null,
+                           last_modified = null where id = ?""",
+        [row for row, p in zip(rows, old) if row[:5] != (p.source, p.url, p.revision, p.revision_date, p.retrieved_at)
+         or p.etag is not None or p.last_modified is not None])
 
 
 def _derive_shared(conn: sqlite3.Connection, catalogues: Catalogues, api_names: set[str]) -> None:

@@ -32,6 +32,7 @@ from .changelog import resource_shape
 from .contexts import RoleContext
 from .extract import Finding, PageFacts, Snippet
 from .lexicon import prevailing_lexicon
+from .model import Section
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -203,10 +204,10 @@ class RowWriter:
         parents: dict[int, int] = {}
         for ord_, section in enumerate(page.sections):
             parent = next((parents[lvl] for lvl in range(section.level - 1, 0, -1) if lvl in parents), None)
+            anchor, anchor_source = section_anchor(section)
             sid = self.add("section", {
                 "page_id": page_id, "ord": ord_, "parent_id": parent, "level": section.level,
-                "heading": section.heading, "anchor": section.anchor,
-                "anchor_source": section.anchor_source or ("page" if section.anchor else None),
+                "heading": section.heading, "anchor": anchor, "anchor_source": anchor_source,
                 "line": section.line, "is_api_section": bool(facts.apis_of(section)),
                 "body": "\n".join(b.text for b in section.blocks),
             })
@@ -440,6 +441,11 @@ def _broken_keys(path: Path) -> list:
         return conn.execute("pragma foreign_key_check").fetchall()
     finally:
         conn.close()
+
+
+def section_anchor(section: Section) -> tuple[str | None, str | None]:
+    """A section's (anchor, anchor_source) as its row holds them."""
+    return section.anchor, section.anchor_source or ("page" if section.anchor else None)
 
 
 class Scratch:

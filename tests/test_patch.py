@@ -179,7 +179,7 @@ def test_a_patched_kb_holds_the_rows_of_a_whole_build(kb, tmp_path):
     }
     edited = _edited(sources, tmp_path, edits)
     whole = _whole_beside(db)
-    assert build(edited, db).patched == 4  # the three pages and the Japanese roles page aligned to its English one
+    assert build(edited, db).patched == 3  # the three pages: the Japanese roles page, aligned alike, keeps its rows
     assert build(edited, whole, use_cache=False).patched is None
     _same(db, whole)
     for question in QUESTIONS:  # and so the answers, in the same order
@@ -193,10 +193,33 @@ def test_a_patched_kb_holds_the_rows_of_a_whole_build(kb, tmp_path):
     assert original["role_context"] - after["role_context"], "a role context only the emptied page had is gone"
     assert original["page_transition"] != after["page_transition"], "the change log records the changed pages"
 
-    assert build(sources, db).patched == 4  # and back
+    assert build(sources, db).patched == 3  # and back
     back = canonical(db)
     for table in set(back) - LOG:  # the log remembers the round trip; every fact is back
         assert back[table] == original[table], table
+
+
+def test_a_translation_whose_aligned_anchors_change_is_patched_with_its_english_page(kb, tmp_path):
+    """The Japanese roles page takes its anchors from the English one: when an English anchor
+    changes, the translation's rows change with it (and hold what a whole build writes); when the
+    English page changes elsewhere, the translation keeps its rows (patch.keep_aligned_alike)."""
+    sources, db = kb
+    moved = _edited(sources, tmp_path, {"sagemaker-roles.en.md": lambda t: t.replace(
+        '<a name="sagemaker-roles-createdomain-perms">', '<a name="sagemaker-roles-createdomain-moved">', 1)})
+    whole = _whole_beside(db)
+    assert build(moved, db).patched == 2
+    build(moved, whole, use_cache=False)
+    _same(db, whole)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("""select s.anchor_source from section s join page p on p.id = s.page_id
+                               where p.lang = 'ja' and p.is_current and s.anchor = 'sagemaker-roles-createdomain-moved'
+                            """).fetchall() == [("aligned",)]
+    finally:
+        conn.close()
+    reworded = _edited(moved, tmp_path, {"sagemaker-roles.en.md": lambda t: t.replace(
+        "Create execution role", "Create an execution role", 1)})
+    assert build(reworded, db).patched == 1
 
 
 @pytest.mark.parametrize("edit", ["title", "format"])
