@@ -134,17 +134,25 @@ def record_changes(conn: sqlite3.Connection, previous: Path | None, *, origin: s
     logged = conn.execute("select page_key, lang, from_sha256, to_sha256, to_current from page_transition").fetchall()
     known = {(k, lang, a, b) for k, lang, a, b, _ in logged}
     continued = {(k, lang, a) for k, lang, a, _, to_current in logged if to_current}
-    cur = conn.cursor()
-    cur.row_factory = sqlite3.Row
-    chains: dict[tuple, list[dict]] = {}
-    for v in cur.execute("""select v.*, p.source from page_version v join page p on p.id = v.page_id
-                            order by v.page_key, v.lang, v.ord"""):
-        chains.setdefault((v["page_key"], v["lang"]), []).append(dict(v))
-
-    # A current page whose text differs from the current page of the KB being replaced.
     old = open_kb_readonly(previous) if previous is not None else None
     try:
         old_currents = _old_currents(old) if old is not None else {}
+        # Only a page with several versions here, or whose current text is not the replaced KB's,
+        # has a step to log: the versions of the other thousand are not read.
+        wanted = set(conn.execute("select page_key, lang from page_version group by page_key, lang "
+                                  "having count(*) > 1").fetchall())
+        wanted |= {(k, lang) for k, lang, sha in conn.execute(
+            "select page_key, lang, content_sha256 from page_version where is_current")
+            if (k, lang) in old_currents and old_currents[(k, lang)]["sha"] != sha}
+        cur = conn.cursor()
+        cur.row_factory = sqlite3.Row
+        chains: dict[tuple, list[dict]] = {}
+        for v in cur.execute("""select v.*, p.source from page_version v join page p on p.id = v.page_id
+                                order by v.page_key, v.lang, v.ord"""):
+            if (v["page_key"], v["lang"]) in wanted:
+                chains.setdefault((v["page_key"], v["lang"]), []).append(dict(v))
+
+        # A current page whose text differs from the current page of the KB being replaced.
         for (key, lang), chain in chains.items():
             current = chain[-1]
             if old is None or not current["is_current"]:
@@ -153,6 +161,7 @@ def record_changes(conn: sqlite3.Connection, previous: Path | None, *, origin: s
             # Every such change is an event, logged each time: a page that flips back and forth did.
             if before is None or before["sha"] == current["content_sha256"]:
                 continue
+            before = _as_logged(old, before)
             diffs = changelog.diff(changelog.page_facts(old, before["id"]), changelog.page_facts(conn, current["page_id"]))
             url, when = (fetched or {}).get((key, lang), (None, None))
             # In a refresh, a page that was not fetched but whose snapshot changed is a rebuild's change.
@@ -193,19 +202,21 @@ def open_kb_readonly(path: Path) -> sqlite3.Connection | None:
 
 
 def _old_currents(old: sqlite3.Connection) -> dict[tuple[str, str], dict]:
-    """The current page of each (page key, language) in the KB being replaced (its first, if several),
-    with the label and date its log gave it."""
-    versions = "(select label from page_version v where v.page_id = p.id limit 1), " \
-               "(select version_date from page_version v where v.page_id = p.id limit 1)" \
-        if has_table(old, "page_version") else "null, null"
+    """The current page of each (page key, language) in the KB being replaced (its first, if several)."""
     out: dict[tuple[str, str], dict] = {}
-    for key, lang, pid, sha, source, retrieved, label, date in old.execute(
-            f"""select page_key, lang, id, content_sha256, source, retrieved_at, {versions} from page p
-                where is_current order by id"""):
+    for key, lang, pid, sha, source, retrieved in old.execute(
+            "select page_key, lang, id, content_sha256, source, retrieved_at from page where is_current order by id"):
         if (key, lang) not in out:
-            out[(key, lang)] = {"id": pid, "sha": sha, "source": source, "label": label or f"current_{sha[:7]}",
-                                "date": date if label else retrieved}
+            out[(key, lang)] = {"id": pid, "sha": sha, "source": source, "retrieved": retrieved}
     return out
+
+
+def _as_logged(old: sqlite3.Connection, before: dict) -> dict:
+    """A current page of the KB being replaced with the label and date its log gave it."""
+    row = old.execute("select label, version_date from page_version where page_id = ? limit 1",
+                      [before["id"]]).fetchone() if has_table(old, "page_version") else None
+    label, date = row or (None, None)
+    return {**before, "label": label or f"current_{before['sha'][:7]}", "date": date if label else before["retrieved"]}
 
 
 def _insert(conn, key, lang, origin, run_id, before: dict, after: dict, to_source, diffs, now) -> None:
