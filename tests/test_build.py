@@ -161,7 +161,7 @@ def test_a_disk_that_refuses_the_new_file_is_one_line_and_keeps_the_old_kb(tmp_p
 
     from click.testing import CliRunner
 
-    from ingest import store
+    from ingest import store, swap
     from ingest.cli import main as ingest_main
 
     db = tmp_path / "kb.db"
@@ -171,14 +171,14 @@ def test_a_disk_that_refuses_the_new_file_is_one_line_and_keeps_the_old_kb(tmp_p
     def eio(fd):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(store.os, "fsync", eio)
+    monkeypatch.setattr(swap.os, "fsync", eio)
     run = CliRunner().invoke(ingest_main, ["build", "--db", str(db), "--source", str(CURRENT_EN), "--lang", "en",
                                            "--no-cache"])
     assert run.exit_code == 1 and run.output.count("\n") == 1, run.output
     assert "left unchanged" in run.output and "Input/output error" in run.output
     assert _digest(db) == before and not list(tmp_path.glob("kb.db.*.tmp"))
     with pytest.raises(BuildError, match="pages written"):  # the check's verdict, not the disk's
-        store.replace_atomically(lambda tmp: store.create_tables(tmp), tmp_path / "other.db", 3)
+        swap.replace_atomically(lambda tmp: store.create_tables(tmp), tmp_path / "other.db", 3)
 
 
 def test_a_language_without_a_lexicon_is_refused_before_anything_is_read(tmp_path):

@@ -302,7 +302,7 @@ def test_a_patch_that_fails_inside_the_copy_gives_way_to_a_whole_build(kb, tmp_p
 
 
 def test_a_page_refused_while_the_previous_kb_is_copied_leaves_it_as_it_was(kb, tmp_path):
-    """The previous KB is copied on the side while the changed pages are extracted (ingest/store.py's
+    """The previous KB is copied on the side while the changed pages are extracted (ingest/swap.py's
     Scratch): a changed page the reader refuses stops the build with its reason, the copy is waited
     for and removed, and the KB stays byte for byte what it was."""
     sources, db = kb

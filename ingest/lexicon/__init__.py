@@ -6,17 +6,19 @@ A lexicon is `<lang>.toml` in this directory, or in a directory listed in $KB_LE
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import sys
 import tomllib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from kb.linear import Pattern, PatternError, compile_linear
+
+from .. import cache
 
 HERE = Path(__file__).resolve().parent
 _LANG_FILE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\.toml$")
@@ -175,7 +177,7 @@ def _files() -> dict[str, Path]:
     return _files_in(os.environ.get("KB_LEXICONS", ""))
 
 
-@cache  # a page asks for its lexicon at every step: the directories are listed once per $KB_LEXICONS
+@functools.cache  # a page asks for its lexicon at every step: the directories are listed once per $KB_LEXICONS
 def _files_in(extra: str) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for directory in [HERE, *(Path(d) for d in extra.split(os.pathsep) if d)]:
@@ -190,7 +192,7 @@ def known_languages() -> list[str]:
     return sorted(_files())
 
 
-@cache
+@functools.cache
 def _load(path: Path) -> Lexicon:
     return Lexicon(_parsed(path.read_bytes(), path), path)
 
@@ -198,8 +200,6 @@ def _load(path: Path) -> Lexicon:
 def _parsed(raw: bytes, path: Path) -> dict[str, Any]:
     """The lexicon's TOML parsed, or the parse a build on this machine saved for the same bytes
     (ingest/cache.py): the two shipped lexicons take 17 ms to parse, a saved parse 1 ms to load."""
-    from .. import cache  # here: the cache's module reads page facts, whose readers need lexicons
-
     key = f"lexicon-{sys.version_info[0]}.{sys.version_info[1]}-{hashlib.sha256(raw).hexdigest()}"
     data = cache.load_dict(key)
     if data is None:
