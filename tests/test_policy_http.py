@@ -128,6 +128,28 @@ def test_bad_input_is_a_clear_4xx(call, method, path, kwargs, status, message):
     assert message in r.json()["error"]
 
 
+@pytest.mark.parametrize("method,path,kwargs,status,message", [
+    # refused before the body is read: the language of ?lang=
+    ("post", "/-/policy?lang=ja", {"data": {"apis": "CreateModel"}}, 415, "本文は JSON で"),
+    ("post", "/-/audit?lang=ja", {"content": b" " * (MAX_BODY + 1), "headers": {"content-type": "application/json"}},
+     413, f"本文が {MAX_BODY} バイトを超えています"),
+    ("get", "/-/audit?lang=ja", {}, 405, "JSON 本文を POST してください"),
+    ("get", "/-/policy?lang=ja", {}, 400, "API を少なくとも 1 つ指定してください"),
+    # refused once the body is read: the body's lang, where ?lang= gives none
+    ("post", "/-/audit", {"json": {"apis": ["CreateModel"], "lang": "ja"}}, 400, "本文に \"policy\""),
+    ("post", "/-/policy", {"json": {"apis": [3], "lang": "ja"}}, 400, "apis は文字列のリストにしてください"),
+    ("post", "/-/audit", {"json": {"apis": ["CreateModel"], "lang": "ja", "policy": {"Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}] * 201}}}, 413,
+     "ポリシーのステートメントが 201 個あり"),
+    # a language the KB does not have: the prevailing language's words
+    ("post", "/-/policy?lang=fr", {"data": {"apis": "CreateModel"}}, 415, "send the body as JSON"),
+])
+def test_a_refusal_before_the_kb_is_asked_speaks_the_language_asked(call, method, path, kwargs, status, message):
+    r = call(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"], r.json()["error"]
+
+
 # --------------------------------------------------------------- the panel, in a browser ----
 
 CHROMIUM = Path("/usr/bin/chromium")

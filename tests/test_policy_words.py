@@ -28,6 +28,10 @@ def said() -> set[str]:
         for call in re.findall(r"\bw\(([^()]*)", text):
             keys.update(re.findall(r'"(\w+)"', re.sub(r"\[[^\]]*\]", "", call).split("=")[0]))
         keys.update(re.findall(r'"key": "(\w+)"', text))
+    # the HTTP routes' refusals: HTTPError(status, "word", …), a word chosen by a condition too
+    routes = (ROOT / "kb" / "web" / "routes.py").read_text(encoding="utf-8")
+    for call in re.findall(r"\bHTTPError\(\d+, ([^()]*)", routes):
+        keys.update(re.findall(r'"(\w+)"', call.split("=")[0]))
     return keys
 
 
@@ -36,7 +40,8 @@ def test_every_word_the_policy_code_says_is_in_the_lexicon(lang):
     ui = tomllib.loads((ROOT / "ingest" / "lexicon" / f"{lang}.toml").read_text(encoding="utf-8"))["ui"]
     en = tomllib.loads((ROOT / "ingest" / "lexicon" / "en.toml").read_text(encoding="utf-8"))["ui"]
     keys = said()
-    assert {"not_granted", "unseen_condition_option", "alias_scoped", "star_kept"} <= keys  # the scan finds them
+    assert {"not_granted", "unseen_condition_option", "alias_scoped", "star_kept", "http_body_too_many_values",
+            "http_audit_too_many"} <= keys  # the scan finds them
     # the words the code names by parts: a document's noun, and a limit's kind and unit (kb/limits.py)
     keys |= {f"what_{what}" for what in ("request", "policy", "manifest")}
     keys |= {"doc_too_deep_levels", "doc_too_large_bytes", "doc_too_large_values"}

@@ -26,6 +26,7 @@ from .. import policy as P
 from ..limits import MAX_DEPTH, LimitError, check_value
 from ..policy.formats import FORMATS, render
 from ..policy.role import whole_role
+from ..policy.words import Words
 from ..query import Invalid, KBError
 from . import budget
 
@@ -35,9 +36,12 @@ JSON_POST_PATHS = ("/-/policy", "/-/audit")
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+    """A request refused before the KB is asked: its sentence is the lexicons' policy_<word>, said
+    in the language the request asks (`_refused`)."""
+
+    def __init__(self, status: int, word: str, **params):
+        super().__init__(word)
+        self.status, self.word, self.params = status, word, params
 
 
 def _error(status: int, message: str) -> Response:
@@ -53,6 +57,18 @@ def _refusal(exc: KBError) -> Response:
     return _error(getattr(exc, "status", 400), str(exc))
 
 
+async def _refused(datasette, request, exc: HTTPError, data: dict | None = None) -> Response:
+    """An HTTPError in the language the request asks: ?lang=, else the body's "lang", else the
+    prevailing language (a language the KB does not know gets the prevailing one's words too)."""
+    asked = request.args.get("lang") or (data or {}).get("lang")
+    try:
+        db = datasette.get_database(DB_NAME)
+    except KeyError:
+        return _error(exc.status, Words.plain()(exc.word, **exc.params))
+    lang = asked if isinstance(asked, str) else ""
+    return _error(exc.status, await db.execute_fn(lambda conn: Words(conn, lang)(exc.word, **exc.params)))
+
+
 async def _run(datasette, fn) -> Response:
     """Run fn(conn) on the KB's connection; KBError (the user's mistake) → 400."""
     try:
@@ -61,8 +77,6 @@ async def _run(datasette, fn) -> Response:
         return _error(503, f"no database named {DB_NAME!r} is being served")
     try:
         return Response.json(await db.execute_fn(fn))
-    except HTTPError as exc:
-        return _error(exc.status, str(exc))
     except KBError as exc:
         return _refusal(exc)
 
@@ -70,28 +84,31 @@ async def _run(datasette, fn) -> Response:
 async def _json_body(request) -> dict:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
-        raise HTTPError(415, "send the body as JSON, with Content-Type: application/json")
+        raise HTTPError(415, "http_not_json_type")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY:
-        raise HTTPError(413, f"body larger than {MAX_BODY} bytes")
+        raise HTTPError(413, "http_body_too_large", limit=MAX_BODY)
     body, more = b"", True
     while more:  # read in chunks and stop at the limit, whatever Content-Length claimed
         message = await request.receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
         if len(body) > MAX_BODY:
-            raise HTTPError(413, f"body larger than {MAX_BODY} bytes")
+            raise HTTPError(413, "http_body_too_large", limit=MAX_BODY)
     try:
         data = json.loads(body)
         check_value(data, max_depth=MAX_DEPTH)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"body is not valid JSON: {exc}") from None
+        raise HTTPError(400, "http_body_not_json", reason=exc) from None
     except RecursionError:
-        raise HTTPError(400, f"body nested deeper than the limit of {MAX_DEPTH}") from None
+        raise HTTPError(400, "http_body_too_deep", limit=MAX_DEPTH) from None
     except LimitError as exc:
-        raise HTTPError(400 if exc.kind == "too_deep" else 413, f"body {exc}") from None
+        if exc.kind == "too_deep":
+            raise HTTPError(400, "http_body_too_deep", limit=exc.limit) from None
+        raise HTTPError(413, "http_body_too_many_values" if exc.unit == "values" else "http_body_too_large",
+                        limit=exc.limit) from None
     if not isinstance(data, dict):
-        raise HTTPError(400, "body must be a JSON object")
+        raise HTTPError(400, "http_body_not_object")
     return data
 
 
@@ -103,32 +120,32 @@ def _list(value, name: str) -> list[str]:
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
-    raise HTTPError(400, f"{name} must be a list of strings")
+    raise HTTPError(400, "http_list_of_strings", name=name)
 
 
 def _args(data: dict) -> dict:
     """The shared arguments of both functions, checked."""
     apis = _list(data.get("apis"), "apis") + _list(data.get("api"), "api")
     if not apis:
-        raise HTTPError(400, "name at least one API: \"apis\": [\"CreateTrainingJob\"]")
+        raise HTTPError(400, "http_need_api")
     lang = data.get("lang") or None
     if lang is not None and not isinstance(lang, str):
-        raise HTTPError(400, "lang must be a language code (en, ja, …)")
+        raise HTTPError(400, "http_lang_code")
     requests = []
     if data.get("request") is not None:
         requests.append((_api_name(data.get("request_api"), "request_api"), _body(data["request"], "request"),
                          "request"))
     extra = data.get("requests") or []
     if not isinstance(extra, list):
-        raise HTTPError(400, "requests must be a list of {\"api\": ..., \"body\": {...}}")
+        raise HTTPError(400, "http_requests_list")
     for i, item in enumerate(extra):
         if not isinstance(item, dict) or "body" not in item:
-            raise HTTPError(400, f"requests[{i}] must be an object with a \"body\"")
+            raise HTTPError(400, "http_requests_item", i=i)
         requests.append((_api_name(item.get("api"), f"requests[{i}].api"), _body(item["body"], f"requests[{i}].body"),
                          f"requests[{i}]"))
     for key in ("region", "account"):
         if data.get(key) is not None and not isinstance(data[key], str):
-            raise HTTPError(400, f"{key} must be a string")
+            raise HTTPError(400, "http_must_be_string", name=key)
     return {"apis": apis, "conditions": _list(data.get("conditions"), "conditions")
             + _list(data.get("condition"), "condition"), "lang": lang, "requests": requests,
             "input_kms_keys": _list(data.get("input_kms_keys"), "input_kms_keys"),
@@ -137,13 +154,13 @@ def _args(data: dict) -> dict:
 
 def _api_name(value, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise HTTPError(400, f"{name} must be an API name (a string like \"CreateTrainingJob\"), not {value!r:.40}")
+        raise HTTPError(400, "http_api_name_type", name=name, value=f"{value!r:.40}")
     return value
 
 
 def _body(value, name: str):
     if not isinstance(value, dict | str):
-        raise HTTPError(400, f"{name} must be the request body: a JSON object (or a JSON/YAML string)")
+        raise HTTPError(400, "http_request_body_type", name=name)
     return value
 
 
@@ -210,6 +227,7 @@ def _statements(doc) -> int:
 
 
 async def policy_route(request, datasette):
+    data: dict | None = None
     try:
         if request.method == "GET":
             q = request.args
@@ -222,29 +240,29 @@ async def policy_route(request, datasette):
             data = await _json_body(request)
             scoped = _truthy(data.get("scoped"))
         else:
-            return _error(405, "use GET (query string) or POST (JSON body)")
+            raise HTTPError(405, "http_method_policy")
         args = {**_args(data), "scoped": scoped}
     except HTTPError as exc:
-        return _error(exc.status, str(exc))
+        return await _refused(datasette, request, exc, data)
     return await _bounded(datasette, request, compose_job, args)
 
 
 async def audit_route(request, datasette):
-    if request.method != "POST":
-        return _error(405, "POST a JSON body: {\"policy\": {...}, \"apis\": [...]}")
+    data: dict | None = None
     try:
+        if request.method != "POST":
+            raise HTTPError(405, "http_method_audit")
         data = await _json_body(request)
         args = _args(data)
         docs = data.get("policy", data.get("policies"))
         if docs is None:
-            raise HTTPError(400, "the body needs \"policy\": the role's policy document (or a list of them)")
+            raise HTTPError(400, "http_audit_needs_policy")
         docs = docs if isinstance(docs, list) else [docs]
         count = sum(_statements(d) for d in docs)
         if count > MAX_STATEMENTS:
-            raise HTTPError(413, f"policy has {count} statements, more than the {MAX_STATEMENTS} an audit checks "
-                                 f"(IAM allows a role far fewer); audit the policies one at a time")
+            raise HTTPError(413, "http_audit_too_many", count=count, limit=MAX_STATEMENTS)
     except HTTPError as exc:
-        return _error(exc.status, str(exc))
+        return await _refused(datasette, request, exc, data)
     return await _bounded(datasette, request, audit_job, {**args, "docs": docs})
 
 

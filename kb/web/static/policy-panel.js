@@ -249,12 +249,14 @@
       if (!body.apis.length) throw new Error(t("panel_error_no_api"));
       const req = parsed(request, t("panel_request"));
       if (req !== undefined) body.request = req;
+      // ?lang=: a refusal in the page's language, whichever language answers the role
+      const asked = `?lang=${encodeURIComponent(initial.lang || "")}`;
       if (action === "audit") {
         body.policy = parsed(role, t("panel_role_policy"));
         if (body.policy === undefined) throw new Error(t("panel_error_no_policy"));
-        showAudit(await call("POST", "/-/audit", body));
+        showAudit(await call("POST", `/-/audit${asked}`, body));
       } else {
-        showPolicy(await call("POST", "/-/policy", body));
+        showPolicy(await call("POST", `/-/policy${asked}`, body));
       }
     } catch (err) {
       status.textContent = t("panel_error", { error: err.message });
