@@ -10,21 +10,22 @@ from __future__ import annotations
 import json
 
 from . import query
-from .query import Checker, KBError, has_table
+from .query import Checker, KBError, has_table, ui
 
 # --- the change log, as stored --------------------------------------------------------------------
 
 
-def _require_log(conn) -> None:
+def _require_log(conn, lang: str | None = None) -> None:
     if not has_table(conn, "page_transition") or not has_table(conn, "page_version"):
-        raise KBError("this KB has no change log or page versions: rebuild it with `ingest build`")
+        raise KBError(ui(conn, lang or "").get("error_no_change_log",
+                                              "this KB has no change log or page versions: rebuild it with `ingest build`"))
 
 
 def changes(conn, since: str | None = None, lang: str | None = None, page_key: str | None = None,
             kind: str | None = None) -> dict:
     """Transitions between versions (dated revisions, refreshes, rebuilds) dated on or after `since`,
     each with the facts that changed, and the refresh runs of that period."""
-    _require_log(conn)
+    _require_log(conn, lang)
     checker = Checker(conn, lang, pages=False)
     since, kind = checker.date(since), checker.change_kind(kind)
     page_key = checker.page(page_key, "versions_any")
@@ -182,7 +183,7 @@ def _field(rule: dict) -> str:
 def version_pages(conn, lang: str, page_key: str | None = None) -> tuple[str, list[int]]:
     """The page whose versions answer (its key and the ids of its versions): `page_key` (checked
     already), else the page of `lang` with the most versions, as queries/timeline.sql chooses."""
-    _require_log(conn)
+    _require_log(conn, lang)
     if page_key is None:
         row = conn.execute("""select page_key from page_version where lang = ? group by page_key
                               order by count(*) desc, page_key limit 1""", [lang]).fetchone()
@@ -197,7 +198,7 @@ def check_timeline(checker: Checker, subject: str | None, condition: str | None,
     or an API (named by one) — and the API's condition (documented by some version), checked: the
     problems go to `checker`, as every door's check does. What was found, or None."""
     conn = checker.conn
-    _require_log(conn)
+    _require_log(conn, checker.lang)
     page_key = checker.page(page_key, "versions")
     if not subject:
         return None

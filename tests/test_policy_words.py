@@ -82,3 +82,37 @@ def test_the_policy_notes_in_japanese_name_the_web_field_and_the_cli_option(kb_d
     given = P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "request")], lang="ja",
                       input_kms_keys=["alias/ml-input"])
     assert not any("kms_input" in n for n in given["notes"])  # the key given: nothing left to say about it
+
+
+def test_a_kb_that_lacks_what_a_question_needs_says_so_in_the_language_asked(kb_db, tmp_path):
+    """A KB without a request shape, or without a change log (built by an older `ingest build`), and a
+    request nested past the second bound: each refusal is in the language asked."""
+    import shutil
+    import sqlite3
+
+    from kb import history
+    from kb.policy.inputs import MAX_REQUEST_DEPTH, _first_upper
+    from kb.policy.words import Words
+
+    old = tmp_path / "kb.db"
+    shutil.copy(kb_db, old)
+    with sqlite3.connect(old) as raw:
+        raw.execute("""delete from request_shape where name = (select input_shape from api
+                       where name = 'CreateTrainingJob')""")
+        raw.execute("drop table page_change")
+        raw.execute("drop table page_transition")
+    conn = query.connect(old)
+    body = json.loads((FIXTURES / "requests" / "create-training-job.json").read_text())
+    with pytest.raises(query.KBError, match="KB に sagemaker のリクエストの型 'CreateTrainingJobRequest' がありません"):
+        P.compose(conn, ["CreateTrainingJob"], requests=[(None, body, "request")], lang="ja")
+    with pytest.raises(query.KBError, match=r"^this KB has no change log"):
+        history.changes(conn)
+    with pytest.raises(query.KBError, match=r"^この KB には変更履歴もページのバージョンもありません"):
+        history.changes(conn, lang="ja")
+    deep: dict = {}
+    node = deep
+    for _ in range(MAX_REQUEST_DEPTH + 2):
+        node["a"] = {}
+        node = node["a"]
+    with pytest.raises(query.KBError, match=f"リクエストの入れ子が {MAX_REQUEST_DEPTH} 段を超えています"):
+        _first_upper(deep, Words(conn, "ja"))

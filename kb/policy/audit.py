@@ -36,7 +36,8 @@ def audit(conn, documents: list[tuple[object, str]], apis: list[str], conditions
     # every unknown API, condition, language, bad region or account at once (APIs a request file shows
     # are checked by plan())
     lang = check_role(conn, apis, conditions, lang, region, account)[0]
-    cat, w, shapes = Catalogue(conn), Words(conn, lang), Shapes(conn)
+    cat, w = Catalogue(conn), Words(conn, lang)
+    shapes = Shapes(conn, w)
     stmts = [s for doc, name in documents for s in parse_role_policy(doc, name, w)]
     allows = [s for s in stmts if s.effect == "Allow"]
     denies = [s for s in stmts if s.effect == "Deny"]

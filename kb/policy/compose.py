@@ -55,7 +55,8 @@ def compose(conn, apis: list[str], conditions: Sequence[str] = (), *, scoped: bo
     # every unknown API, condition, language, bad region or account at once (APIs a request file shows
     # are checked by plan())
     lang = check_role(conn, apis, conditions, lang, region, account)[0]
-    cat, shapes, w = Catalogue(conn), Shapes(conn), Words(conn, lang)
+    cat, w = Catalogue(conn), Words(conn, lang)
+    shapes = Shapes(conn, w)
     specs, input_notes, apis = role_requests(conn, cat, shapes, w, apis, requests)
     reqs = bind_requests(conn, shapes, apis, specs, lang, w)
     p = plan(conn, apis, list(conditions), lang, reqs, list(input_kms_keys))

@@ -9,6 +9,8 @@ from ..query import KBError
 from .catalogue import Catalogue
 from .words import Words
 
+MAX_REQUEST_DEPTH = 64
+
 Spec = tuple[str | None, object, str]  # (API or None, request body, where it came from)
 
 
@@ -45,20 +47,21 @@ def _events(trail: dict, body: dict, source: str, verbs: tuple[str, ...], w: Wor
         params = event.get(trail["parameters"]) if isinstance(event, dict) else None
         if isinstance(name, str) and name.startswith(verbs) and isinstance(params, dict):
             if trail.get("members_first_lower"):
-                params = _first_upper(params)
+                params = _first_upper(params, w)
             out.append((name, params, f"{source}: event {i + 1} ({name})"))
     if not out:
         raise KBError(w("trail_no_event", source=source, name=trail["name"], verbs=", ".join(verbs)))
     return out
 
 
-def _first_upper(node: object, depth: int = 0) -> object:
-    if depth > 64:  # documents are depth-checked when parsed; this is a second bound, not the first
-        raise KBError("a request nested more than 64 deep")
+def _first_upper(node: object, w: Words, depth: int = 0) -> object:
+    if depth > MAX_REQUEST_DEPTH:  # documents are depth-checked when parsed; this is a second bound, not the first
+        raise KBError(w("request_too_deep", limit=MAX_REQUEST_DEPTH))
     if isinstance(node, dict):
-        return {(k[:1].upper() + k[1:] if isinstance(k, str) else k): _first_upper(v, depth + 1) for k, v in node.items()}
+        return {(k[:1].upper() + k[1:] if isinstance(k, str) else k): _first_upper(v, w, depth + 1)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [_first_upper(v, depth + 1) for v in node]
+        return [_first_upper(v, w, depth + 1) for v in node]
     return node
 
 

@@ -39,8 +39,9 @@ class Shape:
 class Shapes:
     """The request shapes of one KB, each read once."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, w: Words | None = None):
         self.conn = conn
+        self.w = w or Words(conn, "")
         self._cache: dict[tuple[str, str], Shape] = {}
 
     def get(self, service: str, name: str) -> Shape:
@@ -49,7 +50,7 @@ class Shapes:
             row = self.conn.execute("select type, members_json, access_when_json from request_shape "
                                     "where service = ? and name = ?", key).fetchone()
             if row is None:
-                raise KBError(f"the KB holds no request shape {name!r} of {service}: rebuild it with `ingest build`")
+                raise KBError(self.w("no_request_shape", name=repr(name), service=service))
             data = json.loads(row[1]) if row[1] else None
             if row[0] == "structure":
                 members = {m["name"]: m for m in data or []}
@@ -63,7 +64,7 @@ class Shapes:
     def input(self, api: str) -> Shape:
         row = self.conn.execute("select service, input_shape from api where name = ?", [api]).fetchone()
         if row is None or row[1] is None:
-            raise KBError(f"{api!r} is not an operation whose request the KB knows")
+            raise KBError(self.w("no_request_of", api=repr(api)))
         return self.get(row[0], row[1])
 
     def child(self, shape: Shape, member: str) -> Shape:
