@@ -24,11 +24,13 @@ from .catalog import ActionCatalog, ApiModel
 from .contexts import ContextFinder
 from .extract import extract
 from .facts import iam_rules
+from .lock import let_go_of_inherited_locks
 from .model import ReaderError
 from .pagefacts import PageFacts
 from .sources import Source, SourceError, guess_format, location_name, page_key, read_page
 
 PARALLEL_FROM = 24  # fewer pages than this to compute: not worth starting workers
+PARENT_POLL_S = 0.5  # how often a worker looks whether its build still runs
 
 
 @dataclass
@@ -133,8 +135,23 @@ _WORKER: dict = {}
 
 def _start_worker() -> None:
     gc.disable()  # a worker lives for one build (see the module docstring)
+    let_go_of_inherited_locks()  # the writer's lock is the writer's: it must end with it
+    _end_with(os.getppid())
     if not _WORKER:  # not forked from the build: load the catalogues here
         _load_catalogues(ApiModel(), ActionCatalog())
+
+
+def _end_with(parent: int) -> None:
+    """A worker whose build was killed (`kill -9`) is handed to init and would wait for jobs forever:
+    it ends within a second of its parent (a thread that watches who its parent is)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-the-build", daemon=True).start()
 
 
 def _load_catalogues(api_model: ApiModel, actions: ActionCatalog) -> None:

@@ -6,8 +6,8 @@ makes tens of thousands of objects, among which the cyclic garbage collector kee
 cycles that are not there (4% of a `kb requirements`, callgrind); and Python's finalization frees
 every module and object one by one before the process ends (9%; after a whole `ingest build`, the
 facts of 1,300 pages). Here the collector waits until the command's modules are imported, and a
-command that returns or exits while no other thread runs leaves with `os._exit` once stdout and
-stderr are flushed: the system takes the memory back at once. Nothing the commands keep is left to
+command that returns or exits while no other thread runs, having started no processes, leaves with
+`os._exit` once stdout and stderr are flushed: the system takes the memory back at once. Nothing the commands keep is left to
 finalization: SQLite files are closed (and a new KB swapped in) before the command returns.
 Callers in the same process (the tests' CliRunner) call the click groups themselves, unchanged.
 """
@@ -34,6 +34,7 @@ def ingest() -> NoReturn:
 
 
 def run(module: str) -> NoReturn:
+    prog = module.partition(".")[0]
     gc.disable()
     try:
         main = importlib.import_module(module).main
@@ -44,13 +45,31 @@ def run(module: str) -> NoReturn:
         code: str | int | None = 0
     except SystemExit as exc:
         code = exc.code
+    except OSError as exc:  # the system refused what no command handles itself: writing the output
+        code = _refused_by_the_system(prog, exc)
     threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
-        sys.exit(code)  # another thread still runs (a server's): Python's own exit waits for it
-    leave(code)
+    if (threading is not None and threading.active_count() > 1) or "multiprocessing" in sys.modules:
+        # another thread still runs (a server's), or the command started processes: Python's own
+        # exit waits for the thread, and cleans up after the processes (their temporary directory)
+        sys.exit(code)
+    leave(code, prog)
 
 
-def leave(code: str | int | None) -> NoReturn:
+def _refused_by_the_system(prog: str, exc: OSError) -> int:
+    """One line for an OSError (a full disk under stdout), none for a reader that left (`| head`):
+    the output it did not want goes nowhere."""
+    if isinstance(exc, BrokenPipeError):
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    # no file named: a stream the command writes to (its output)
+    said = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else f"cannot write the output: {exc.strerror or exc}"
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{prog}: {said}", file=sys.stderr)
+    return 1
+
+
+def leave(code: str | int | None, prog: str = "kb") -> NoReturn:
     """End the process as sys.exit(code) would, without finalizing the interpreter."""
     if code is None:
         status = 0
@@ -61,7 +80,13 @@ def leave(code: str | int | None) -> NoReturn:
         status = 1
     try:
         sys.stdout.flush()
-    except (OSError, ValueError):
+    except BrokenPipeError:
+        status = FLUSH_FAILED
+    except OSError as exc:
+        status = FLUSH_FAILED
+        with contextlib.suppress(OSError, ValueError):
+            print(f"{prog}: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+    except ValueError:  # stdout closed by the command
         status = FLUSH_FAILED
     with contextlib.suppress(OSError, ValueError):  # nowhere left to say it
         sys.stderr.flush()

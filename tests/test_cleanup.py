@@ -72,3 +72,51 @@ def test_a_live_writers_files_and_new_files_are_kept(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (read from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_build_killed_while_its_workers_read_pages_takes_neither_lock_nor_workers_along(tmp_path):
+    """`kill -9` of a whole build while its worker processes extract pages: the KB's lock is free at
+    once (the workers hold no copy of it) and the workers end within seconds (they watch their
+    parent), so the next build runs."""
+    import fcntl
+
+    db = tmp_path / "kb.db"
+    env = {**os.environ, "KB_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "ingest", "build", "--db", str(db), "--no-cache"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, "the build ended before its workers started"
+        time.sleep(0.01)
+    time.sleep(0.5)  # the workers past their start, reading pages
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with open(str(db) + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if a worker kept the writer's lock
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "workers outlived their build"

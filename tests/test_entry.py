@@ -36,6 +36,15 @@ def test_the_ingest_script_and_python_dash_m_take_the_same_door(tmp_path):
     assert missing.returncode == 1 and "nowhere.md" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_a_full_disk_under_the_output_is_one_line(kb_db):
+    for args in (["requirements", "CreateModel"], ["coverage", "--json"]):  # a line, and a large answer
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([str(BIN / "kb"), "--db", str(kb_db), *args], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        assert proc.returncode == 1
+        assert proc.stderr == "kb: cannot write the output: No space left on device\n", proc.stderr
+
+
 def test_a_message_exit_and_a_closed_pipe_end_as_python_ends_them():
     said = _run([sys.executable, "-c", "from kb.entry import leave; leave('bye')"])
     assert (said.returncode, said.stderr) == (1, "bye\n")
