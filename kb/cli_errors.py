@@ -36,6 +36,11 @@ def fail(prog: str, message: str, *, status: int = 1, as_json: bool | None = Non
     sys.exit(status)
 
 
+# click 8.2 and later raise the help of a command run without arguments as a usage error (8.1 prints it)
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if c is not None)
+
+
 class OneLineGroup(click.Group):
     """A click group whose usage errors (a missing argument, an unknown option or command, a bad
     value) are one line naming the command and its --help, not click's usage block."""
@@ -49,6 +54,9 @@ class OneLineGroup(click.Group):
             returned = super().main(argv, prog, complete_var, False, **extra)
         except click.exceptions.Abort:
             fail(prog, "aborted", as_json="--json" in argv)
+        except _NO_ARGS_IS_HELP as exc:  # the bare command: its help as written, not squashed into a line
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else prog
             fail(prog, f"{exc.format_message()} (see `{where} --help`)", status=exc.exit_code, as_json="--json" in argv)

@@ -75,3 +75,11 @@ def test_a_command_that_leaves_a_thread_running_waits_for_it(tmp_path):
                 env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     assert done.read_text() == "finished"
+
+
+def test_a_bare_command_shows_its_help_as_written():
+    for script in ("kb", "ingest"):
+        proc = _run([str(BIN / script)])
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.startswith(f"Usage: {script} [OPTIONS] COMMAND [ARGS]...\n\n"), proc.stderr
+        assert "\nCommands:\n" in proc.stderr and proc.stderr.count("\n") > 10
