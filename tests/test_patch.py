@@ -374,3 +374,25 @@ def test_a_rebuilt_kb_keeps_the_mode_of_the_file_it_replaces(kb):
     db.chmod(0o600)  # also a change to the file since its build: a whole build
     assert build(sources, db).patched is None
     assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_record_of_a_kb_outlives_hundreds_of_kbs_written_and_deleted_since(tmp_path, monkeypatch):
+    """A test run writes and deletes hundreds of KBs: the record of one still as its build left it
+    (data/kb.db) stays, so the next build there patches; a record of a changed or deleted file goes."""
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "cache"))
+    shipped = tmp_path / "kb.db"
+    shipped.write_bytes(b"the shipped KB")
+    patch.vouch(shipped)
+    for n in range(patch.VOUCHED_KEPT + 40):
+        scratch = tmp_path / f"scratch-{n}.db"
+        scratch.write_bytes(b"a test's KB")
+        patch.vouch(scratch)
+        scratch.unlink()
+    assert patch.vouched(shipped)
+    assert len(list((tmp_path / "cache" / "vouched").iterdir())) <= 2  # the shipped KB's, the last scratch's
+    shipped.write_bytes(b"edited by hand")
+    other = tmp_path / "other.db"
+    other.write_bytes(b"another KB")
+    patch.vouch(other)
+    assert not patch.vouched(shipped)
+    assert len(list((tmp_path / "cache" / "vouched").iterdir())) == 1
