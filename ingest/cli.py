@@ -55,8 +55,10 @@ def main():
 @click.option("--no-history", is_flag=True, help="Leave out the dated revisions listed in the source list.")
 @click.option("--no-cache", is_flag=True, help="Read and extract every page again, even if unchanged since a build "
               "on this machine, and write the whole KB (not a patch of the previous one where pages changed).")
+@click.option("--verbose", "-v", is_flag=True, help="A line for every page (by default: for each page read and "
+              "extracted this time, when there are a few).")
 @json_option
-def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json):
+def build(db_path, locations, langs, sources_file, no_history, no_cache, verbose, as_json):
     """Build the KB (atomically: the old file stays until the new one passes its check)."""
     from .build import build as run_build
     from .lexicon import LexiconError
@@ -87,14 +89,20 @@ def build(db_path, locations, langs, sources_file, no_history, no_cache, as_json
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        for p in summary["pages"]:
+        extracted = [p for p in summary["pages"] if not p["cached"]]
+        for p in summary["pages"] if verbose else extracted if len(extracted) <= FEW_PAGES else []:
             click.echo(f"{p['lang']}  {p['source']}: {p['api_sections']} API sections, {p['snippets']} snippets, "
                        f"{p['requirements']} requirements, {p['findings']} findings", err=True)
+        click.echo(f"{len(extracted)} of the {len(summary['pages'])} pages used read and extracted, the others' facts "
+                   "from the cache (--verbose: a line per page; --json: every count)", err=True)
         if report.patched is not None:
             click.echo(f"{report.patched} pages read again (changed, or the translation of a changed page) and "
                        "patched into a copy of the previous KB, the rest kept "
                        "as they were (ingest/patch.py; --no-cache writes every page)", err=True)
         click.echo(f"wrote {db_path} in {report.total_s:.2f}s", err=True)
+
+
+FEW_PAGES = 20  # pages read and extracted this time that `ingest build` names one by one
 
 
 def _fetch_text(source: Source) -> str:
