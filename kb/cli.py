@@ -82,7 +82,7 @@ def requirements(obj, api, conditions, scoped, lang, page, as_json):
         w = query.ui(obj.conn(), d["lang"])
         conds = ", ".join(c["key"] for c in d["conditions"]) or w["cli_none"]
         click.echo(w["cli_requirements_head"].format(api=d["api"], lang=d["lang"], variant=w[f"variant_{d['variant']}"],
-                                                     conditions=conds, pages=", ".join(d["pages"])))
+                                                     conditions=conds, pages=", ".join(d["pages"]) or w["cli_none"]))
         for s in d["statements"]:
             res = ", ".join(s["resources"]) if s["resources"] is not None else w["no_resource"]
             click.echo("\n  " + w["cli_effect_on"].format(effect=s["effect"], resources=res))
@@ -106,9 +106,13 @@ def requirements(obj, api, conditions, scoped, lang, page, as_json):
 def conditions_cmd(obj, api, lang, page, as_json):
     """The conditions the pages document for API."""
     data = _run(lambda: query.conditions(obj.conn(), api, lang, page))
+
     def text(d):
         for c in d:
             click.echo(f"{c['key']:<12} {c['label']}  — “{c['source']['text']}”")
+        if not d:  # said, not an empty screen
+            conn = obj.conn()
+            click.echo(query.ui(conn, query.check_lang(conn, lang))["cli_no_conditions"].format(api=api))
 
     _emit(data, as_json, text)
 

@@ -120,3 +120,13 @@ def test_the_kinds_are_the_ones_ingest_writes(shipped_kb):
     conn = sqlite3.connect(shipped_kb)
     assert {r[0] for r in conn.execute("select distinct kind from finding")} <= set(FINDING_KINDS)
     assert {r[0] for r in conn.execute("select distinct kind from page_change")} <= set(CHANGE_KINDS)
+
+
+def test_an_answer_with_nothing_to_list_says_so(shipped_kb):
+    """No conditions documented (CreateFlowDefinition's pages give none) is a sentence, not an empty
+    screen; a context without a main policy names no pages as 'none', not an empty list."""
+    none = kb(shipped_kb, "conditions", "CreateFlowDefinition")
+    assert none.returncode == 0 and none.stdout == "The pages document no conditions for CreateFlowDefinition.\n"
+    assert json.loads(kb(shipped_kb, "conditions", "CreateFlowDefinition", "--json").stdout) == []
+    head = kb(shipped_kb, "requirements", "CreateDomain").stdout.splitlines()[0]
+    assert head == "CreateDomain (en, main policy, conditions: none; pages: none)", head
