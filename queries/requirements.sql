@@ -56,4 +56,4 @@ where (r.variant is null
        or r.variant = case when asked.scoped and r.page_id in (select page_id from scoped_page) then 'scoped'
                            else 'default' end)
   and (r.condition_key is null or instr(asked.conditions, ',' || r.condition_key || ',') > 0)
-order by p.page_key, sn.line, r.id, st.ord, sa.id, sr.ord
+order by r.condition_key is not null, p.page_key, sn.line, r.id, st.ord, sa.id, sr.ord
