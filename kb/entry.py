@@ -15,6 +15,7 @@ Callers in the same process (the tests' CliRunner) call the click groups themsel
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import importlib
 import os
@@ -23,6 +24,7 @@ from typing import NoReturn
 
 # What CPython exits with when flushing stdout fails at exit (a reader that closed the pipe early).
 FLUSH_FAILED = 120
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # what writing a stream can meet
 
 
 def kb() -> NoReturn:
@@ -62,8 +64,13 @@ def _refused_by_the_system(prog: str, exc: OSError) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    # no file named: a stream the command writes to (its output)
-    said = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else f"cannot write the output: {exc.strerror or exc}"
+    reason = exc.strerror or str(exc)
+    if exc.filename:
+        said = f"{reason} ({exc.filename})"
+    elif exc.errno in _WRITE_ERRORS:  # no file named: the output the command writes to
+        said = f"cannot write the output: {reason}"
+    else:
+        said = reason
     with contextlib.suppress(OSError, ValueError):
         print(f"{prog}: {said}", file=sys.stderr)
     return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -49,7 +50,15 @@ def serve(db_path: str | Path, host: str = "127.0.0.1", port: int = 8001, budget
     print(f"kb: serving {Path(db_path)} as /{DB_NAME} on http://{shown}:{port}/ (Ctrl-C stops)",
           file=sys.stderr, flush=True)
     config = uvicorn.Config(ds.app(), log_level="info", lifespan="on", workers=1)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it found:
+    # with the default one the process died there, before Python's exit removed the policy
+    # workers' temporary directory (/tmp/pymp-*); this one ends through that exit.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stopped(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -113,7 +113,7 @@ def free_port() -> int:
 class KBServer:
     """A `kb serve` subprocess on 127.0.0.1; `url` is its base URL, `log()` what it printed."""
 
-    def __init__(self, db_path: Path, log_path: Path, extra: tuple[str, ...] = ()):
+    def __init__(self, db_path: Path, log_path: Path, extra: tuple[str, ...] = (), env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -121,7 +121,7 @@ class KBServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kb", "--db", str(db_path), "serve", "--host", "127.0.0.1", "--port", str(self.port),
              *extra],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
     def wait_ready(self, timeout: float = 30.0) -> "KBServer":
         deadline = time.monotonic() + timeout

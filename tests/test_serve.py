@@ -158,3 +158,24 @@ def test_a_replaced_kb_is_served_without_restart_or_failed_request(kb_db, kb_ser
     os.replace(tmp_path / "again" / "kb.db", served)
     assert httpx.get(server.url + PAGES, timeout=10).json() == [2]
     assert len(httpx.get(server.url + REQUIREMENTS_JA, timeout=10).json()) == 20
+
+
+def test_a_server_stopped_with_sigterm_leaves_no_temporary_directory(kb_db, tmp_path):
+    """`kill` (SIGTERM) stops the server gracefully and through Python's own exit, which removes the
+    policy workers' temporary directory (it stayed behind, one per stopped server, in /tmp)."""
+    import tempfile
+
+    from tests.conftest import KBServer
+
+    scratch = Path(tempfile.mkdtemp(prefix="kbt-", dir="/tmp"))  # short: a Unix socket's path lives in it
+    server = KBServer(kb_db, tmp_path / "serve.log", env={"TMPDIR": str(scratch)}).wait_ready()
+    try:
+        assert httpx.get(server.url + "/-/policy?api=CreateModel", timeout=30).status_code == 200
+        assert list(scratch.glob("pymp-*")), "the policy route ran in a worker with a temporary directory"
+    finally:
+        server.stop()
+    try:
+        assert server.proc.returncode == 0, server.log_path.read_text(errors="replace")
+        assert list(scratch.glob("pymp-*")) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
