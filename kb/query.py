@@ -121,8 +121,8 @@ def api_named(conn, page_ids: list[int], text: str) -> str | None:
 
 def _requirement_rows(conn, name: str, pages: tuple[str, list[int]]):
     """Every requirement of an API whose request carries the role, or of a feature context, on a
-    question's current pages (`pages`: Checker.page_marks): the main policy first, then what the
-    conditions add, each page by page in reading order (queries/requirements.sql's order). (`+r.page_id`:
+    question's current pages (`pages`: Checker.page_marks), page by page in reading order, the pages
+    that give the context's main policy first (queries/requirements.sql's order). (`+r.page_id`:
     the few hundred requirement rows are read, not the rows of the language's thousand pages, to find
     the handful of a context: a third of the time on a KB not read yet.)"""
     marks, ids = pages
@@ -132,7 +132,8 @@ def _requirement_rows(conn, name: str, pages: tuple[str, list[int]]):
             from requirement r join snippet sn on sn.id = r.snippet_id join role_context c on c.id = r.context_id
             join section s on s.id = r.section_id join page p on p.id = r.page_id
             where +r.page_id in ({marks}) and (r.api_name = ? or c.key = ?)
-            order by r.condition_key is not null, p.page_key, sn.line, r.id""",
+            order by not exists (select 1 from requirement m where m.page_id = r.page_id and m.context_id = r.context_id
+                                 and m.condition_key is null), p.page_key, sn.line, r.id""",
         [*ids, name, name]).fetchall()
 
 

@@ -10,8 +10,12 @@ documented as (
   select coalesce(r.api_name, c.key) as api, r.condition_key as key, sn.role, r.variant, sn.lead_text, sn.line,
          p.page_key,
          s.heading, s.anchor, p.url || coalesce('#' || s.anchor, '') as source_url,
+         not exists (select 1 from requirement m where m.page_id = r.page_id and m.context_id = r.context_id
+                     and m.condition_key is null) as adds_only,
          row_number() over (partition by coalesce(r.api_name, c.key), r.condition_key
-                            order by p.page_key, sn.line, r.id) as nth
+                            order by not exists (select 1 from requirement m where m.page_id = r.page_id
+                                                 and m.context_id = r.context_id and m.condition_key is null),
+                                     p.page_key, sn.line, r.id) as nth
   from requirement r
   join page p on p.id = r.page_id
   join role_context c on c.id = r.context_id
@@ -34,4 +38,5 @@ from documented d
 join condition c on c.key = d.key
 join asked
 where d.nth = 1  -- a condition documented for both variants, or on several pages: the first sentence about it
-order by d.api, d.page_key, d.line
+-- in the order of kb requirements: the pages that give the main policy first
+order by d.api, d.adds_only, d.page_key, d.line

@@ -56,4 +56,7 @@ where (r.variant is null
        or r.variant = case when asked.scoped and r.page_id in (select page_id from scoped_page) then 'scoped'
                            else 'default' end)
   and (r.condition_key is null or instr(asked.conditions, ',' || r.condition_key || ',') > 0)
-order by r.condition_key is not null, p.page_key, sn.line, r.id, st.ord, sa.id, sr.ord
+-- the pages that give the context's main policy first, then the pages that only add to it
+order by not exists (select 1 from requirement m where m.page_id = r.page_id and m.context_id = r.context_id
+                     and m.condition_key is null),
+         p.page_key, sn.line, r.id, st.ord, sa.id, sr.ord

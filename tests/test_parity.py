@@ -161,3 +161,17 @@ def test_timeline_cli_and_canned_query_agree(kb_db, client, lang, subject, condi
     first = got["first_seen"]["date"] if got["first_seen"] else None
     last = got["last_changed"]["date"] if got["last_changed"] else None
     assert {(r["first_seen"], r["last_changed"]) for r in rows} == {(first, last)}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_conditions_cli_and_canned_query_give_the_same_conditions_and_sentences(kb_db, client, lang):
+    """For every role context a page of the language documents: the same conditions, in the same
+    order, each introduced by the same sentence (the first of the pages that give the main policy,
+    then of the pages that only add to it)."""
+    conn = query.connect(kb_db)
+    contexts = query.Checker(conn, lang).documented()
+    assert len(contexts) >= (40 if lang == "en" else 8)
+    for name in contexts:
+        cli = [(c["key"], c["source"]["text"], c["source"]["url"]) for c in query.conditions(conn, name, lang)]
+        rows = client.rows("conditions", api=name, lang=lang, page="")
+        assert [(r["key"], r["source_text"], r["source_url"]) for r in rows] == cli, name
