@@ -244,3 +244,17 @@ def test_note_body_in_next_paragraph():
         (NOTE, "Warning", "Do not do this.", 3),
         (PARAGRAPH, None, "After.", 7),
     ]
+
+
+def test_a_line_nesting_more_containers_than_a_page_would_is_refused_before_it_is_parsed():
+    """A megabyte of `>` made two million parser events (seconds); a line opening more than
+    MAX_NESTING block quotes and lists is refused with its line, and one at the limit is read."""
+    from ingest.model import ReaderError
+    from ingest.readers.markdown import MAX_NESTING, read_markdown
+
+    with pytest.raises(ReaderError, match=r"x\.md: line 3: block quotes and lists nested more than 64 deep"):
+        read_markdown("# T\n\n" + ">" * 1_000_000 + " x\n", lang="en", source="x.md")  # its time: make bench
+    with pytest.raises(ReaderError, match="line 3"):
+        read_markdown("# T\n\n" + "- > " * (MAX_NESTING // 2 + 1) + "x\n", lang="en", source="x.md")
+    page = read_markdown("# T\n\n" + "> " * MAX_NESTING + "deep but allowed\n", lang="en", source="x.md")
+    assert "deep but allowed" in page.sections[0].blocks[0].text

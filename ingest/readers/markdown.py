@@ -37,6 +37,10 @@ _TAB_LABEL = re.compile(r"\[ [^\]]+ \]")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n---[ \t]*\n", re.DOTALL)
 # History files are named YYYY-MM-DD_<commit>.md; that stem is the page's revision.
 _REVISION = re.compile(r"\d{4}-\d{2}-\d{2}_[0-9a-f]{7,40}")
+# The block quote and list markers a line opens with: each is a container the parser nests, and two
+# events per level (a megabyte of `>` was two million events, seconds before any reading began).
+_CONTAINER_MARKERS = re.compile(r"[ \t]{0,3}+(?:>|[-+*](?=[ \t])|\d{1,9}+[.)](?=[ \t]))")
+MAX_NESTING = 64  # containers opened on one line; the guide opens at most 3
 
 
 def read_markdown(
@@ -55,6 +59,7 @@ def read_markdown(
         raise ReaderError(f"{source or 'markdown input'}: empty document")
     labels = DEFAULT_NOTE_LABELS if note_labels is None else note_labels
     text = normalize_newlines(text)
+    _check_nesting(text, source)
     # Blank out front matter line for line so token line numbers still match the file.
     text = _FRONT_MATTER.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     with collector_paused():
@@ -83,6 +88,18 @@ def read_markdown(
     disclaimer = next((b.text for b in walker.preamble if any(m in b.text for m in markers)), None)
     return Page(lang=lang, format="md", title=title, sections=sections, url=url, source=source,
                 revision=revision, disclaimer=disclaimer)
+
+
+def _check_nesting(text: str, source: str | None) -> None:
+    """Refuse a page whose line opens more than MAX_NESTING block quotes and lists (one look at each
+    line's start: linear in the text)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        depth, at = 0, 0
+        while depth <= MAX_NESTING and (m := _CONTAINER_MARKERS.match(line, at)):
+            depth, at = depth + 1, m.end()
+        if depth > MAX_NESTING:
+            raise ReaderError(f"{source or 'markdown input'}: line {number}: block quotes and lists nested more than "
+                              f"{MAX_NESTING} deep on one line, not a documentation page")
 
 
 def _cell(children: list[Child]) -> Cell:
