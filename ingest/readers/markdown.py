@@ -40,7 +40,7 @@ _REVISION = re.compile(r"\d{4}-\d{2}-\d{2}_[0-9a-f]{7,40}")
 # The block quote and list markers a line opens with: each is a container the parser nests, and two
 # events per level (a megabyte of `>` was two million events, seconds before any reading began).
 _CONTAINER_MARKERS = re.compile(r"[ \t]{0,3}+(?:>|[-+*](?=[ \t])|\d{1,9}+[.)](?=[ \t]))")
-MAX_NESTING = 64  # containers opened on one line; the guide opens at most 3
+MAX_NESTING = 64  # containers opened on one line; the shipped pages open at most 2
 
 
 def read_markdown(
