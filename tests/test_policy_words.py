@@ -91,7 +91,8 @@ def test_a_kb_that_lacks_what_a_question_needs_says_so_in_the_language_asked(kb_
     import sqlite3
 
     from kb import history
-    from kb.policy.inputs import MAX_REQUEST_DEPTH, _first_upper
+    from kb.limits import MAX_DEPTH
+    from kb.policy.inputs import _first_upper
     from kb.policy.words import Words
 
     old = tmp_path / "kb.db"
@@ -111,8 +112,8 @@ def test_a_kb_that_lacks_what_a_question_needs_says_so_in_the_language_asked(kb_
         history.changes(conn, lang="ja")
     deep: dict = {}
     node = deep
-    for _ in range(MAX_REQUEST_DEPTH + 2):
+    for _ in range(MAX_DEPTH + 2):
         node["a"] = {}
         node = node["a"]
-    with pytest.raises(query.KBError, match=f"リクエストの入れ子が {MAX_REQUEST_DEPTH} 段を超えています"):
+    with pytest.raises(query.KBError, match=f"リクエストの入れ子が {MAX_DEPTH} 段を超えています"):
         _first_upper(deep, Words(conn, "ja"))

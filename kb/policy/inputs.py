@@ -5,11 +5,10 @@ values in place of the references to them. Anything else is a request body itsel
 
 from __future__ import annotations
 
+from ..limits import MAX_DEPTH
 from ..query import KBError
 from .catalogue import Catalogue
 from .words import Words
-
-MAX_REQUEST_DEPTH = 64
 
 Spec = tuple[str | None, object, str]  # (API or None, request body, where it came from)
 
@@ -55,8 +54,8 @@ def _events(trail: dict, body: dict, source: str, verbs: tuple[str, ...], w: Wor
 
 
 def _first_upper(node: object, w: Words, depth: int = 0) -> object:
-    if depth > MAX_REQUEST_DEPTH:  # documents are depth-checked when parsed; this is a second bound, not the first
-        raise KBError(w("request_too_deep", limit=MAX_REQUEST_DEPTH))
+    if depth > MAX_DEPTH:  # documents are depth-checked when parsed (kb/limits.py): this is a second bound
+        raise KBError(w("request_too_deep", limit=MAX_DEPTH))
     if isinstance(node, dict):
         return {(k[:1].upper() + k[1:] if isinstance(k, str) else k): _first_upper(v, w, depth + 1)
                 for k, v in node.items()}
