@@ -87,25 +87,23 @@ async def _json_body(request) -> dict:
         raise HTTPError(415, "http_not_json_type")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY:
-        raise HTTPError(413, "http_body_too_large", limit=MAX_BODY)
+        raise HTTPError(413, "http_body_too_large_bytes", limit=MAX_BODY)
     body, more = b"", True
     while more:  # read in chunks and stop at the limit, whatever Content-Length claimed
         message = await request.receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
         if len(body) > MAX_BODY:
-            raise HTTPError(413, "http_body_too_large", limit=MAX_BODY)
+            raise HTTPError(413, "http_body_too_large_bytes", limit=MAX_BODY)
     try:
         data = json.loads(body)
         check_value(data, max_depth=MAX_DEPTH)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPError(400, "http_body_not_json", reason=exc) from None
     except RecursionError:
-        raise HTTPError(400, "http_body_too_deep", limit=MAX_DEPTH) from None
-    except LimitError as exc:
-        if exc.kind == "too_deep":
-            raise HTTPError(400, "http_body_too_deep", limit=exc.limit) from None
-        raise HTTPError(413, "http_body_too_many_values" if exc.unit == "values" else "http_body_too_large",
+        raise HTTPError(400, "http_body_too_deep_levels", limit=MAX_DEPTH) from None
+    except LimitError as exc:  # its kind and unit name the word, as for a document (kb/policy/documents.py)
+        raise HTTPError(400 if exc.kind == "too_deep" else 413, f"http_body_{exc.kind}_{exc.unit}",
                         limit=exc.limit) from None
     if not isinstance(data, dict):
         raise HTTPError(400, "http_body_not_object")
