@@ -53,6 +53,16 @@ def entry_key(text_sha256: str, lang: str, fmt: str, code: str) -> str:
     return hashlib.sha256(f"{text_sha256}\0{lang}\0{fmt}\0{code}".encode()).hexdigest()
 
 
+def file_signature(path: str | Path) -> str | None:
+    """What changes whenever anything writes the file, or replaces it: its device and inode, size,
+    and modification and change times (the last cannot be set back by hand). None: no such file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}"
+
+
 def private(path: Path) -> bool:
     """Only this user can have written it: owned by us, not writable by group or others."""
     try:

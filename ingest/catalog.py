@@ -10,7 +10,6 @@ import fnmatch
 import functools
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,17 +39,14 @@ def botocore_version() -> str:
     """The installed botocore's version. Importing botocore to ask takes 10 ms, with the logging it
     sets up, which a rebuild of a few pages otherwise never needs: where a build on this machine saw
     the same installed file, the version it read is remembered (ingest/cache.py) under that file's
-    path, size, times and inode."""
+    path and signature."""
     import importlib.util
 
     spec = importlib.util.find_spec("botocore")
     origin = spec.origin if spec is not None else None
-    try:
-        st = os.stat(origin) if origin else None
-    except OSError:
-        st = None
-    key = None if st is None else "botocore-version-" + hashlib.sha256(
-        f"{origin}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}".encode()).hexdigest()
+    signature = cache.file_signature(origin) if origin else None
+    key = None if signature is None else \
+        "botocore-version-" + hashlib.sha256(f"{origin}\0{signature}".encode()).hexdigest()
     remembered = cache.load_data(key, str) if key else None
     if remembered:
         return remembered

@@ -43,23 +43,13 @@ PATCH_UP_TO = 0.25
 VOUCHED_KEPT = 256  # the records of the latest KB files written that are still as written; older files get a whole build
 
 
-def _signature(path: Path) -> str | None:
-    """What changes whenever anything writes the file, or replaces it: its device and inode, size,
-    and modification and change times (the last cannot be set back by hand)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return f"{st.st_dev}-{st.st_ino}-{st.st_size}-{st.st_mtime_ns}-{st.st_ctime_ns}"
-
-
 def _vouched_dir() -> Path:
     return cache.directory() / "vouched"  # beside the extraction cache, as private as it
 
 
 def vouch(path: Path) -> None:
     """Record that this KB file is as a build of ours left it (called right after it was swapped in)."""
-    signature = _signature(path)
+    signature = cache.file_signature(path)
     folder = _vouched_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -89,11 +79,11 @@ def _stale(record: Path) -> bool:
         named = record.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return True
-    return bool(named) and _signature(Path(named)) != record.name
+    return bool(named) and cache.file_signature(Path(named)) != record.name
 
 
 def vouched(path: Path) -> bool:
-    signature = _signature(path)
+    signature = cache.file_signature(path)
     folder = _vouched_dir()
     return signature is not None and cache.private(folder) and cache.private(folder / signature)
 
