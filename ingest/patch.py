@@ -120,26 +120,19 @@ class Plan:
     api_names: set[str] = field(default_factory=set)  # the previous KB's APIs
     context_keys: set[str] = field(default_factory=set)  # the role contexts the changed pages named
     context_pages: list[int] = field(default_factory=list)  # the first other page naming each of them
-    aligned: list[int] = field(default_factory=list)  # changed only as translations of a changed English page
+    # changed only as translations of a changed English page: each with its sections' (anchor,
+    # anchor_source) in the previous KB
+    aligned: dict[int, list[tuple]] = field(default_factory=dict)
 
 
 def keep_aligned_alike(plan: Plan, records: dict[int, PageRecord]) -> None:
     """A translation is read again only for its anchors, aligned to its changed English page (ingest/
     build.py's align_anchors): one whose anchors came out as the previous KB holds them keeps its
     rows as they are (rewriting a translation's rows and index was a sixth of a roles-page rebuild)."""
-    if not plan.aligned:
-        return
-    conn = open_kb_readonly(plan.previous)
-    if conn is None:
-        return
-    try:
-        alike = {i for i in plan.aligned if [store.section_anchor(s) for s in records[i].facts.page.sections]
-                 == conn.execute("select anchor, anchor_source from section where page_id = ? order by ord",
-                                 [plan.old[i].id]).fetchall()}
-    finally:
-        conn.close()
+    alike = {i for i, before in plan.aligned.items()
+             if [store.section_anchor(s) for s in records[i].facts.page.sections] == before}
     plan.changed = [i for i in plan.changed if i not in alike]
-    plan.aligned = [i for i in plan.aligned if i not in alike]
+    plan.aligned = {i: before for i, before in plan.aligned.items() if i not in alike}
 
 
 def plan(previous: Path, sources: list[Source], text: Callable[[int], str], shas: list[str], key: str) -> Plan | None:
@@ -187,7 +180,9 @@ def _plan(conn: sqlite3.Connection, previous: Path, sources: list[Source], text:
         langs.setdefault(old[i].page_key, set()).add(old[i].lang)
     # An English page's translations are aligned to it (ingest/build.py's align_anchors).
     english = {old[i].page_key for i in changed if old[i].is_current and old[i].lang == "en"}
-    aligned = sorted({i for i in current if old[i].page_key in english} - set(changed))
+    aligned = {i: conn.execute("select anchor, anchor_source from section where page_id = ? order by ord",
+                               [old[i].id]).fetchall()
+               for i in sorted({i for i in current if old[i].page_key in english} - set(changed))}
     changed = sorted(set(changed) | set(aligned))
     across = {r[0] for r in conn.execute(
         """select page_id from requirement union select page_id from caller_permission
