@@ -283,11 +283,12 @@ class Checker:
         suffix = "_on_page" if page else ""
         if self._runs_with_another_role(api, page):
             return None
+        # the languages whose pages document it: said when no page was named, or when the API is unknown here
         elsewhere = [r[0] for r in self.conn.execute(
             """select distinct p.lang from requirement r join page p on p.id = r.page_id
                join role_context c on c.id = r.context_id
                where p.is_current and p.lang != ? and (lower(r.api_name) = lower(?) or lower(c.key) = lower(?))
-               order by 1""", [self.lang, api, api])]
+               order by 1""", [self.lang, api, api])] if name is None or not page else []
         if name is None:
             dym, near = self.maybe(api, known)
             hint = (self.say("error_documented_in", langs=elsewhere) if elsewhere else dym
@@ -299,7 +300,7 @@ class Checker:
         passes = self.conn.execute(f"select 1 from api_mention where page_id in ({marks}) "
                                    "and api_name = ? and context = 'passrole' limit 1", [*ids, name]).fetchone()
         # asked of every page of the language: say which languages' pages do document it
-        hint = self.say("error_documented_in", langs=elsewhere) if elsewhere and not page else ""
+        hint = self.say("error_documented_in", langs=elsewhere) if elsewhere else ""
         self.add("api", api, ("error_passrole_only" if passes else "error_no_policy") + suffix, api=name, hint=hint,
                  **on_page)
         return None
