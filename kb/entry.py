@@ -7,8 +7,9 @@ cycles that are not there (4% of a `kb requirements`, callgrind); and Python's f
 every module and object one by one before the process ends (9%; after a whole `ingest build`, the
 facts of 1,300 pages). Here the collector waits until the command's modules are imported, and a
 command that returns or exits while no other thread runs, having started no processes, leaves with
-`os._exit` once stdout and stderr are flushed: the system takes the memory back at once. Nothing the commands keep is left to
-finalization: SQLite files are closed (and a new KB swapped in) before the command returns.
+`os._exit` once stdout and stderr are flushed: the system takes the memory back at once. Nothing
+the commands keep is left to finalization: SQLite files are closed (and a new KB swapped in)
+before the command returns.
 Callers in the same process (the tests' CliRunner) call the click groups themselves, unchanged.
 """
 
@@ -66,14 +67,17 @@ def _refused_by_the_system(prog: str, exc: OSError) -> int:
         return 1
     reason = exc.strerror or str(exc)
     if exc.filename:
-        said = f"{reason} ({exc.filename})"
+        _tell(prog, f"{reason} ({exc.filename})")
     elif exc.errno in _WRITE_ERRORS:  # no file named: the output the command writes to
-        said = f"cannot write the output: {reason}"
+        _tell(prog, f"cannot write the output: {reason}")
     else:
-        said = reason
-    with contextlib.suppress(OSError, ValueError):
-        print(f"{prog}: {said}", file=sys.stderr)
+        _tell(prog, reason)
     return 1
+
+
+def _tell(prog: str, said: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # stderr itself may be gone
+        print(f"{prog}: {said}", file=sys.stderr)
 
 
 def leave(code: str | int | None, prog: str = "kb") -> NoReturn:
@@ -87,14 +91,10 @@ def leave(code: str | int | None, prog: str = "kb") -> NoReturn:
         status = 1
     try:
         sys.stdout.flush()
-    except BrokenPipeError:
+    except (OSError, ValueError) as exc:  # a reader that left, a full disk, a stdout the command closed
         status = FLUSH_FAILED
-    except OSError as exc:
-        status = FLUSH_FAILED
-        with contextlib.suppress(OSError, ValueError):
-            print(f"{prog}: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
-    except ValueError:  # stdout closed by the command
-        status = FLUSH_FAILED
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            _tell(prog, f"cannot write the output: {exc.strerror or exc}")
     with contextlib.suppress(OSError, ValueError):  # nowhere left to say it
         sys.stderr.flush()
     os._exit(status)
